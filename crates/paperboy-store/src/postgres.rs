@@ -1,0 +1,807 @@
+//! The PostgreSQL backend, for teams running several stateless replicas on one database.
+//! Bulk writes go through `UNNEST` arrays: one statement per table per batch.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use paperboy_core::{ArxivId, Author, FeedEntry, NewPaper, Organization, Paper, StoredUserRef};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+use crate::{
+    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
+    StoreResult, UpsertSummary, User,
+};
+
+/// Migrations, in order; the table `paperboy_migrations` records those applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+
+/// Key of the advisory lock that serializes migrations between replicas starting together.
+const MIGRATION_LOCK: i64 = 0x7061_7065_7262_6f79; // "paperboy"
+
+/// A store in a PostgreSQL database.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+fn pool_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Pool(e.to_string())
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(pool_err)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS paperboy_migrations (
+                 version INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await?;
+        let applied: i32 = tx
+            .query_one(
+                "SELECT COALESCE(max(version), 0) FROM paperboy_migrations",
+                &[],
+            )
+            .await?
+            .get(0);
+        let applied = applied as usize;
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::Migration(format!(
+                "the database is at schema version {applied}, newer than this Paperboy knows ({}); upgrade Paperboy",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            tx.batch_execute(sql).await.map_err(|e| {
+                StoreError::Migration(format!("PostgreSQL migration {}: {e}", i + 1))
+            })?;
+            tx.execute(
+                "INSERT INTO paperboy_migrations (version) VALUES ($1)",
+                &[&((i + 1) as i32)],
+            )
+            .await?;
+            tracing::info!(version = i + 1, "applied PostgreSQL migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    async fn query_papers(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> StoreResult<Vec<Paper>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        let rows = client.query(&stmt, params).await?;
+        let mut papers = rows
+            .iter()
+            .map(paper_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if !papers.is_empty() {
+            let ids: Vec<&str> = papers.iter().map(|p| p.id.base()).collect();
+            let stmt = client
+                .prepare_cached(
+                    "SELECT paper_id, position, name, hidden, hf_user FROM paper_authors
+                     WHERE paper_id = ANY($1) ORDER BY paper_id, position",
+                )
+                .await?;
+            let mut by_paper: HashMap<String, Vec<Author>> = HashMap::new();
+            for row in client.query(&stmt, &[&ids]).await? {
+                by_paper.entry(row.get(0)).or_default().push(Author {
+                    position: row.get::<_, i32>(1) as u32,
+                    name: row.get(2),
+                    hidden: row.get(3),
+                    user: row.get(4),
+                });
+            }
+            for paper in &mut papers {
+                paper.authors = by_paper.remove(paper.id.base()).unwrap_or_default();
+            }
+        }
+        Ok(papers)
+    }
+}
+
+const PAPER_COLUMNS: &str = "p.id, p.version, p.title, p.summary, p.categories, p.published_at,
+    p.updated_at, p.comment, p.journal_ref, p.doi, p.github_repo, p.github_stars,
+    p.project_page, p.ai_summary, p.keywords::text,
+    COALESCE(p.source_upvotes, 0) + p.local_upvotes AS upvotes,
+    COALESCE(p.source_comments, 0) + p.local_comments AS num_comments,
+    p.discussion_id, d.feed_date, d.submitted_at, u.username, u.fullname, u.avatar_url,
+    o.name, o.fullname, o.avatar_url
+    FROM papers p
+    LEFT JOIN daily_entries d ON d.paper_id = p.id
+    LEFT JOIN users u ON u.id = d.submitter_id
+    LEFT JOIN organizations o ON o.id = d.organization_id";
+
+fn paper_from_row(row: &Row) -> StoreResult<Paper> {
+    let id: String = row.try_get(0)?;
+    let categories: String = row.try_get(4)?;
+    let keywords: String = row.try_get(14)?;
+    let feed_date: Option<NaiveDate> = row.try_get(18)?;
+    let submitted_at: Option<DateTime<Utc>> = row.try_get(19)?;
+    let username: Option<String> = row.try_get(20)?;
+    let org_name: Option<String> = row.try_get(23)?;
+    let feed = match (feed_date, submitted_at) {
+        (Some(feed_date), Some(submitted_at)) => Some(FeedEntry {
+            feed_date,
+            submitted_at,
+            submitter: match username {
+                Some(username) => Some(StoredUserRef {
+                    username,
+                    fullname: row.try_get(21)?,
+                    avatar_url: row.try_get(22)?,
+                }),
+                None => None,
+            },
+            organization: match org_name {
+                Some(name) => Some(Organization {
+                    name,
+                    fullname: row.try_get(24)?,
+                    avatar_url: row.try_get(25)?,
+                }),
+                None => None,
+            },
+        }),
+        _ => None,
+    };
+    Ok(Paper {
+        id: ArxivId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        version: row.try_get::<_, Option<i32>>(1)?.map(|v| v as u32),
+        title: row.try_get(2)?,
+        summary: row.try_get(3)?,
+        authors: Vec::new(),
+        categories: categories.split_whitespace().map(str::to_owned).collect(),
+        published_at: row.try_get(5)?,
+        updated_at: row.try_get(6)?,
+        comment: row.try_get(7)?,
+        journal_ref: row.try_get(8)?,
+        doi: row.try_get(9)?,
+        github_repo: row.try_get(10)?,
+        github_stars: row.try_get(11)?,
+        project_page: row.try_get(12)?,
+        ai_summary: row.try_get(13)?,
+        keywords: serde_json::from_str(&keywords)
+            .map_err(|e| StoreError::Corrupt(format!("keywords of {id}: {e}")))?,
+        upvotes: row.try_get(15)?,
+        num_comments: row.try_get(16)?,
+        discussion_id: row.try_get(17)?,
+        feed,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "id, username, fullname, avatar_url, email, password_hash, is_admin, suspended, created_at";
+
+fn user_from_row(r: &Row) -> StoreResult<User> {
+    Ok(User {
+        id: r.try_get(0)?,
+        username: r.try_get(1)?,
+        fullname: r.try_get(2)?,
+        avatar_url: r.try_get(3)?,
+        email: r.try_get(4)?,
+        password_hash: r.try_get(5)?,
+        is_admin: r.try_get(6)?,
+        suspended: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+/// Splits a batch into runs without a repeated id, so that each run can be one `UNNEST`
+/// upsert (PostgreSQL refuses to update a row twice in one statement) and the batch keeps
+/// its order: a later record of the same paper still wins.
+fn runs_without_repeats(papers: &[NewPaper]) -> Vec<&[NewPaper]> {
+    let mut runs = Vec::new();
+    let mut seen = HashSet::new();
+    let mut start = 0;
+    for (i, p) in papers.iter().enumerate() {
+        if !seen.insert(p.id.base()) {
+            runs.push(&papers[start..i]);
+            seen.clear();
+            seen.insert(p.id.base());
+            start = i;
+        }
+    }
+    if start < papers.len() {
+        runs.push(&papers[start..]);
+    }
+    runs
+}
+
+async fn upsert_run(
+    tx: &deadpool_postgres::Transaction<'_>,
+    papers: &[NewPaper],
+    now: DateTime<Utc>,
+) -> StoreResult<UpsertSummary> {
+    let ids: Vec<&str> = papers.iter().map(|p| p.id.base()).collect();
+    let stmt = tx
+        .prepare_cached("SELECT id, version FROM papers WHERE id = ANY($1)")
+        .await?;
+    let stored: HashMap<String, Option<i32>> = tx
+        .query(&stmt, &[&ids])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let summary = UpsertSummary {
+        inserted: (papers.len() - stored.len()) as u64,
+        updated: stored.len() as u64,
+    };
+
+    // Organizations and submitters first: feed entries point at them.
+    let mut org_names = Vec::new();
+    let mut org_fullnames = Vec::new();
+    let mut org_avatars = Vec::new();
+    let mut user_names = Vec::new();
+    let mut user_fullnames = Vec::new();
+    let mut user_avatars = Vec::new();
+    {
+        let mut seen_orgs = HashSet::new();
+        let mut seen_users = HashSet::new();
+        for feed in papers.iter().filter_map(|p| p.feed.as_ref()) {
+            if let Some(o) = &feed.organization
+                && seen_orgs.insert(o.name.as_str())
+            {
+                org_names.push(o.name.as_str());
+                org_fullnames.push(o.fullname.as_str());
+                org_avatars.push(o.avatar_url.as_deref());
+            }
+            if let Some(u) = &feed.submitter
+                && seen_users.insert(u.username.as_str())
+            {
+                user_names.push(u.username.as_str());
+                user_fullnames.push(u.fullname.as_str());
+                user_avatars.push(u.avatar_url.as_deref());
+            }
+        }
+    }
+    let mut org_ids: HashMap<String, i64> = HashMap::new();
+    if !org_names.is_empty() {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO organizations (name, fullname, avatar_url)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
+                 ON CONFLICT (name) DO UPDATE SET fullname = excluded.fullname,
+                     avatar_url = COALESCE(excluded.avatar_url, organizations.avatar_url)
+                 RETURNING id, name",
+            )
+            .await?;
+        for row in tx
+            .query(&stmt, &[&org_names, &org_fullnames, &org_avatars])
+            .await?
+        {
+            org_ids.insert(row.get(1), row.get(0));
+        }
+    }
+    let mut user_ids: HashMap<String, i64> = HashMap::new();
+    if !user_names.is_empty() {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO users (username, fullname, avatar_url, created_at)
+                 SELECT u.*, $4 FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u
+                 ON CONFLICT (username) DO UPDATE SET fullname = excluded.fullname,
+                     avatar_url = COALESCE(excluded.avatar_url, users.avatar_url)
+                 WHERE users.password_hash IS NULL",
+            )
+            .await?;
+        tx.execute(&stmt, &[&user_names, &user_fullnames, &user_avatars, &now])
+            .await?;
+        let stmt = tx
+            .prepare_cached("SELECT id, username FROM users WHERE username = ANY($1)")
+            .await?;
+        for row in tx.query(&stmt, &[&user_names]).await? {
+            user_ids.insert(row.get(1), row.get(0));
+        }
+    }
+
+    let mut versions = Vec::with_capacity(papers.len());
+    let mut titles = Vec::with_capacity(papers.len());
+    let mut summaries = Vec::with_capacity(papers.len());
+    let mut categories = Vec::with_capacity(papers.len());
+    let mut published = Vec::with_capacity(papers.len());
+    let mut updated = Vec::with_capacity(papers.len());
+    let mut comments = Vec::with_capacity(papers.len());
+    let mut journal_refs = Vec::with_capacity(papers.len());
+    let mut dois = Vec::with_capacity(papers.len());
+    let mut repos = Vec::with_capacity(papers.len());
+    let mut stars = Vec::with_capacity(papers.len());
+    let mut project_pages = Vec::with_capacity(papers.len());
+    let mut ai_summaries = Vec::with_capacity(papers.len());
+    let mut keywords = Vec::with_capacity(papers.len());
+    let mut upvotes = Vec::with_capacity(papers.len());
+    let mut num_comments = Vec::with_capacity(papers.len());
+    let mut discussions = Vec::with_capacity(papers.len());
+    for p in papers {
+        versions.push(p.id.version().map(|v| v as i32));
+        titles.push(p.title.as_str());
+        summaries.push(p.summary.as_str());
+        categories.push(p.categories.join(" "));
+        published.push(p.published_at);
+        updated.push(p.updated_at);
+        comments.push(p.comment.as_deref());
+        journal_refs.push(p.journal_ref.as_deref());
+        dois.push(p.doi.as_deref());
+        repos.push(p.github_repo.as_deref());
+        stars.push(p.github_stars);
+        project_pages.push(p.project_page.as_deref());
+        ai_summaries.push(p.ai_summary.as_deref());
+        keywords.push(
+            serde_json::to_string(&p.keywords).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        upvotes.push(p.source_upvotes);
+        num_comments.push(p.source_comments);
+        discussions.push(p.discussion_id.as_deref());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO papers (id, version, title, summary, categories, published_at, updated_at,
+                 comment, journal_ref, doi, github_repo, github_stars, project_page, ai_summary,
+                 keywords, source_upvotes, source_comments, discussion_id, created_at, modified_at)
+             SELECT t.id, t.version, t.title, t.summary, t.categories, t.published_at, t.updated_at,
+                 t.comment, t.journal_ref, t.doi, t.github_repo, t.github_stars, t.project_page,
+                 t.ai_summary, t.keywords::jsonb, t.source_upvotes, t.source_comments,
+                 t.discussion_id, $19, $19
+             FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[],
+                 $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
+                 $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::int8[],
+                 $17::int8[], $18::text[])
+               AS t(id, version, title, summary, categories, published_at, updated_at, comment,
+                 journal_ref, doi, github_repo, github_stars, project_page, ai_summary, keywords,
+                 source_upvotes, source_comments, discussion_id)
+             ON CONFLICT (id) DO UPDATE SET
+                 version = CASE WHEN COALESCE(excluded.version, 0) >= COALESCE(papers.version, 0)
+                     THEN excluded.version ELSE papers.version END,
+                 title = CASE WHEN COALESCE(excluded.version, 0) >= COALESCE(papers.version, 0)
+                     THEN excluded.title ELSE papers.title END,
+                 summary = CASE WHEN COALESCE(excluded.version, 0) >= COALESCE(papers.version, 0)
+                     THEN excluded.summary ELSE papers.summary END,
+                 categories = CASE WHEN excluded.categories <> '' THEN excluded.categories
+                     ELSE papers.categories END,
+                 published_at = LEAST(papers.published_at, excluded.published_at),
+                 updated_at = GREATEST(papers.updated_at, excluded.updated_at),
+                 comment = COALESCE(excluded.comment, papers.comment),
+                 journal_ref = COALESCE(excluded.journal_ref, papers.journal_ref),
+                 doi = COALESCE(excluded.doi, papers.doi),
+                 github_repo = COALESCE(excluded.github_repo, papers.github_repo),
+                 github_stars = COALESCE(excluded.github_stars, papers.github_stars),
+                 project_page = COALESCE(excluded.project_page, papers.project_page),
+                 ai_summary = COALESCE(excluded.ai_summary, papers.ai_summary),
+                 keywords = CASE WHEN excluded.keywords <> '[]'::jsonb THEN excluded.keywords
+                     ELSE papers.keywords END,
+                 source_upvotes = COALESCE(excluded.source_upvotes, papers.source_upvotes),
+                 source_comments = COALESCE(excluded.source_comments, papers.source_comments),
+                 discussion_id = COALESCE(excluded.discussion_id, papers.discussion_id),
+                 modified_at = excluded.modified_at",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &ids,
+            &versions,
+            &titles,
+            &summaries,
+            &categories,
+            &published,
+            &updated,
+            &comments,
+            &journal_refs,
+            &dois,
+            &repos,
+            &stars,
+            &project_pages,
+            &ai_summaries,
+            &keywords,
+            &upvotes,
+            &num_comments,
+            &discussions,
+            &now,
+        ],
+    )
+    .await?;
+
+    // Authors: replaced when the record is at least as new as what was stored.
+    let replace: Vec<&NewPaper> = papers
+        .iter()
+        .filter(|p| !p.authors.is_empty())
+        .filter(|p| match stored.get(p.id.base()) {
+            None => true,
+            Some(old) => p.id.version().map_or(0, |v| v as i32) >= old.unwrap_or(0),
+        })
+        .collect();
+    if !replace.is_empty() {
+        let replaced: Vec<&str> = replace
+            .iter()
+            .map(|p| p.id.base())
+            .filter(|id| stored.contains_key(*id))
+            .collect();
+        if !replaced.is_empty() {
+            let stmt = tx
+                .prepare_cached("DELETE FROM paper_authors WHERE paper_id = ANY($1)")
+                .await?;
+            tx.execute(&stmt, &[&replaced]).await?;
+        }
+        let mut a_paper = Vec::new();
+        let mut a_pos = Vec::new();
+        let mut a_name = Vec::new();
+        let mut a_hidden = Vec::new();
+        let mut a_user = Vec::new();
+        for p in &replace {
+            for (i, a) in p.authors.iter().enumerate() {
+                a_paper.push(p.id.base());
+                a_pos.push(i as i32);
+                a_name.push(a.name.as_str());
+                a_hidden.push(a.hidden);
+                a_user.push(a.hf_user.as_deref());
+            }
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO paper_authors (paper_id, position, name, hidden, hf_user)
+                 SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::bool[], $5::text[])",
+            )
+            .await?;
+        tx.execute(&stmt, &[&a_paper, &a_pos, &a_name, &a_hidden, &a_user])
+            .await?;
+    }
+
+    let mut f_paper = Vec::new();
+    let mut f_date = Vec::new();
+    let mut f_at = Vec::new();
+    let mut f_user: Vec<Option<i64>> = Vec::new();
+    let mut f_org: Vec<Option<i64>> = Vec::new();
+    for p in papers {
+        if let Some(feed) = &p.feed {
+            f_paper.push(p.id.base());
+            f_date.push(feed.feed_date);
+            f_at.push(feed.submitted_at);
+            f_user.push(
+                feed.submitter
+                    .as_ref()
+                    .and_then(|u| user_ids.get(&u.username).copied()),
+            );
+            f_org.push(
+                feed.organization
+                    .as_ref()
+                    .and_then(|o| org_ids.get(&o.name).copied()),
+            );
+        }
+    }
+    if !f_paper.is_empty() {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id, organization_id)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::timestamptz[], $4::int8[], $5::int8[])
+                 ON CONFLICT (paper_id) DO UPDATE SET feed_date = excluded.feed_date,
+                     submitted_at = excluded.submitted_at,
+                     submitter_id = COALESCE(excluded.submitter_id, daily_entries.submitter_id),
+                     organization_id = COALESCE(excluded.organization_id, daily_entries.organization_id)",
+            )
+            .await?;
+        tx.execute(&stmt, &[&f_paper, &f_date, &f_at, &f_user, &f_org])
+            .await?;
+    }
+    Ok(summary)
+}
+
+fn map_unique(e: tokio_postgres::Error, what: &str) -> StoreError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict(format!("{what} is taken"))
+    } else {
+        StoreError::Postgres(e)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn upsert_papers(&self, papers: &[NewPaper]) -> StoreResult<UpsertSummary> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let now = Utc::now();
+        let mut summary = UpsertSummary::default();
+        for run in runs_without_repeats(papers) {
+            summary += upsert_run(&tx, run, now).await?;
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn paper(&self, id: &ArxivId) -> StoreResult<Option<Paper>> {
+        let sql = format!("SELECT {PAPER_COLUMNS} WHERE p.id = $1");
+        Ok(self.query_papers(&sql, &[&id.base()]).await?.pop())
+    }
+
+    async fn feed(&self, q: &FeedQuery) -> StoreResult<FeedPage> {
+        let order = match q.sort {
+            FeedSort::Upvotes | FeedSort::Trending => "upvotes DESC, d.submitted_at ASC, p.id ASC",
+            FeedSort::PublishedAt => "d.submitted_at DESC, p.id DESC",
+        };
+        let (limit, offset): (Option<i64>, i64) = match q.sort {
+            FeedSort::Trending => (None, 0),
+            _ => (Some(i64::from(q.limit) + 1), i64::from(q.offset)),
+        };
+        let sql = format!(
+            "SELECT {PAPER_COLUMNS}
+             WHERE d.feed_date >= $1 AND d.feed_date < $2 AND NOT p.hidden
+               AND ($3::text IS NULL OR u.username = $3)
+             ORDER BY {order} LIMIT $4 OFFSET $5"
+        );
+        let mut papers = self
+            .query_papers(
+                &sql,
+                &[
+                    &q.window.start(),
+                    &q.window.end_exclusive(),
+                    &q.submitter,
+                    &limit,
+                    &offset,
+                ],
+            )
+            .await?;
+        Ok(crate::model::page(&mut papers, q))
+    }
+
+    async fn latest_feed_date(&self) -> StoreResult<Option<NaiveDate>> {
+        let client = self.client().await?;
+        Ok(client
+            .query_one("SELECT max(feed_date) FROM daily_entries", &[])
+            .await?
+            .get(0))
+    }
+
+    async fn neighbour_feed_dates(
+        &self,
+        date: NaiveDate,
+    ) -> StoreResult<(Option<NaiveDate>, Option<NaiveDate>)> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT max(feed_date) FROM daily_entries WHERE feed_date < $1),
+                        (SELECT min(feed_date) FROM daily_entries WHERE feed_date > $1)",
+                &[&date],
+            )
+            .await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    async fn list_papers(
+        &self,
+        cursor: Option<&PaperCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Paper>> {
+        let limit = i64::from(limit);
+        match cursor {
+            None => {
+                self.query_papers(
+                    &format!(
+                        "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden
+                         ORDER BY p.published_at DESC, p.id DESC LIMIT $1"
+                    ),
+                    &[&limit],
+                )
+                .await
+            }
+            Some(c) => {
+                self.query_papers(
+                    &format!(
+                        "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden AND (p.published_at, p.id) < ($1, $2)
+                         ORDER BY p.published_at DESC, p.id DESC LIMIT $3"
+                    ),
+                    &[&c.published_at, &c.id, &limit],
+                )
+                .await
+            }
+        }
+    }
+
+    async fn papers_by_author(&self, name: &str, limit: u32) -> StoreResult<Vec<Paper>> {
+        self.query_papers(
+            &format!(
+                "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden AND p.id IN
+                   (SELECT paper_id FROM paper_authors WHERE lower(name) = lower($1))
+                 ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
+            ),
+            &[&name, &i64::from(limit)],
+        )
+        .await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "INSERT INTO users (username, fullname, email, password_hash, is_admin, created_at)
+                     VALUES ($1, $2, $3, $4, $5, now()) RETURNING {USER_COLUMNS}"
+                ),
+                &[
+                    &user.username.as_str(),
+                    &user.fullname,
+                    &user.email.as_ref().map(|e| e.as_str()),
+                    &user.password_hash,
+                    &user.is_admin,
+                ],
+            )
+            .await
+            .map_err(|e| map_unique(e, "that username or email"))?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+                &[&username],
+            )
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn set_vote(&self, user_id: i64, paper: &ArxivId, up: bool) -> StoreResult<i64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let id = paper.base();
+        // Locking the paper row serializes concurrent votes on it, so the count cannot drift.
+        let exists = tx
+            .query_opt("SELECT 1 FROM papers WHERE id = $1 FOR UPDATE", &[&id])
+            .await?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!("paper {id}")));
+        }
+        let changed = if up {
+            tx.execute(
+                "INSERT INTO votes (user_id, paper_id, created_at) VALUES ($1, $2, now())
+                 ON CONFLICT DO NOTHING",
+                &[&user_id, &id],
+            )
+            .await?
+        } else {
+            tx.execute(
+                "DELETE FROM votes WHERE user_id = $1 AND paper_id = $2",
+                &[&user_id, &id],
+            )
+            .await?
+        };
+        if changed > 0 {
+            let delta: i64 = if up { 1 } else { -1 };
+            tx.execute(
+                "UPDATE papers SET local_upvotes = local_upvotes + $1, modified_at = now() WHERE id = $2",
+                &[&delta, &id],
+            )
+            .await?;
+        }
+        let count: i64 = tx
+            .query_one(
+                "SELECT COALESCE(source_upvotes, 0) + local_upvotes FROM papers WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .get(0);
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    async fn has_voted(&self, user_id: i64, paper: &ArxivId) -> StoreResult<bool> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt(
+                "SELECT 1 FROM votes WHERE user_id = $1 AND paper_id = $2",
+                &[&user_id, &paper.base()],
+            )
+            .await?
+            .is_some())
+    }
+
+    async fn get_state(&self, key: &str) -> StoreResult<Option<String>> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt("SELECT value FROM state WHERE key = $1", &[&key])
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    async fn set_state(&self, key: &str, value: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO state (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn stats(&self) -> StoreResult<Stats> {
+        let client = self.client().await?;
+        let r = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM daily_entries),
+                        (SELECT count(*) FROM paper_authors), (SELECT count(*) FROM users),
+                        (SELECT count(*) FROM organizations), (SELECT count(*) FROM votes),
+                        (SELECT count(DISTINCT feed_date) FROM daily_entries)",
+                &[],
+            )
+            .await?;
+        Ok(Stats {
+            papers: r.get(0),
+            feed_entries: r.get(1),
+            authors: r.get(2),
+            users: r.get(3),
+            organizations: r.get(4),
+            votes: r.get(5),
+            feed_days: r.get(6),
+        })
+    }
+
+    async fn check_integrity(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        let drift: i64 = client
+            .query_one(
+                "SELECT count(*) FROM papers p
+                 WHERE p.local_upvotes <> (SELECT count(*) FROM votes v WHERE v.paper_id = p.id)",
+                &[],
+            )
+            .await?
+            .get(0);
+        if drift > 0 {
+            return Err(StoreError::Integrity(format!(
+                "{drift} papers' upvote counts differ from their votes"
+            )));
+        }
+        let orphans: i64 = client
+            .query_one(
+                "SELECT count(*) FROM paper_authors a WHERE NOT EXISTS
+                   (SELECT 1 FROM papers p WHERE p.id = a.paper_id)",
+                &[],
+            )
+            .await?
+            .get(0);
+        if orphans > 0 {
+            return Err(StoreError::Integrity(format!(
+                "{orphans} authors of missing papers"
+            )));
+        }
+        Ok(())
+    }
+}
