@@ -17,7 +17,7 @@ use paperboy_core::{ArxivId, NewPaper, Paper};
 
 pub use model::{
     Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, UpsertSummary, User,
-    sort_trending,
+    author_key, sort_trending,
 };
 
 /// What can go wrong in the storage layer.

@@ -200,3 +200,54 @@ pub(crate) fn page(papers: &mut Vec<Paper>, q: &FeedQuery) -> FeedPage {
         has_more,
     }
 }
+
+/// How authors are kept on a paper row: an ordered JSON array.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAuthor<'a> {
+    #[serde(borrow)]
+    name: std::borrow::Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    hidden: bool,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    user: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The JSON text stored for a paper's authors.
+pub(crate) fn authors_to_json(authors: &[paperboy_core::NewAuthor]) -> String {
+    let stored: Vec<StoredAuthor<'_>> = authors
+        .iter()
+        .map(|a| StoredAuthor {
+            name: a.name.as_str().into(),
+            hidden: a.hidden,
+            user: a.hf_user.as_deref().map(Into::into),
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Reads the stored authors back.
+pub(crate) fn authors_from_json(
+    json: &str,
+) -> Result<Vec<paperboy_core::Author>, crate::StoreError> {
+    let stored: Vec<StoredAuthor<'_>> = serde_json::from_str(json)
+        .map_err(|e| crate::StoreError::Corrupt(format!("authors: {e}")))?;
+    Ok(stored
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| paperboy_core::Author {
+            position: i as u32,
+            name: a.name.into_owned(),
+            hidden: a.hidden,
+            user: a.user.map(std::borrow::Cow::into_owned),
+        })
+        .collect())
+}
+
+/// The key an author name is found by: lowercased, white space collapsed. "Ada  LOVELACE"
+/// and "ada lovelace" are one author.
+pub fn author_key(name: &str) -> String {
+    name.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

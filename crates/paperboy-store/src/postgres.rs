@@ -7,13 +7,14 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use paperboy_core::{ArxivId, Author, FeedEntry, NewPaper, Organization, Paper, StoredUserRef};
+use paperboy_core::{ArxivId, FeedEntry, NewPaper, Organization, Paper, StoredUserRef};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+use crate::model::{authors_from_json, authors_to_json};
 use crate::{
     Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
-    StoreResult, UpsertSummary, User,
+    StoreResult, UpsertSummary, User, author_key,
 };
 
 /// Migrations, in order; the table `paperboy_migrations` records those applied.
@@ -105,32 +106,7 @@ impl PgStore {
         let client = self.client().await?;
         let stmt = client.prepare_cached(sql).await?;
         let rows = client.query(&stmt, params).await?;
-        let mut papers = rows
-            .iter()
-            .map(paper_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        if !papers.is_empty() {
-            let ids: Vec<&str> = papers.iter().map(|p| p.id.base()).collect();
-            let stmt = client
-                .prepare_cached(
-                    "SELECT paper_id, position, name, hidden, hf_user FROM paper_authors
-                     WHERE paper_id = ANY($1) ORDER BY paper_id, position",
-                )
-                .await?;
-            let mut by_paper: HashMap<String, Vec<Author>> = HashMap::new();
-            for row in client.query(&stmt, &[&ids]).await? {
-                by_paper.entry(row.get(0)).or_default().push(Author {
-                    position: row.get::<_, i32>(1) as u32,
-                    name: row.get(2),
-                    hidden: row.get(3),
-                    user: row.get(4),
-                });
-            }
-            for paper in &mut papers {
-                paper.authors = by_paper.remove(paper.id.base()).unwrap_or_default();
-            }
-        }
-        Ok(papers)
+        rows.iter().map(paper_from_row).collect()
     }
 }
 
@@ -140,7 +116,7 @@ const PAPER_COLUMNS: &str = "p.id, p.version, p.title, p.summary, p.categories, 
     COALESCE(p.source_upvotes, 0) + p.local_upvotes AS upvotes,
     COALESCE(p.source_comments, 0) + p.local_comments AS num_comments,
     p.discussion_id, d.feed_date, d.submitted_at, u.username, u.fullname, u.avatar_url,
-    o.name, o.fullname, o.avatar_url
+    o.name, o.fullname, o.avatar_url, p.authors::text
     FROM papers p
     LEFT JOIN daily_entries d ON d.paper_id = p.id
     LEFT JOIN users u ON u.id = d.submitter_id
@@ -154,6 +130,7 @@ fn paper_from_row(row: &Row) -> StoreResult<Paper> {
     let submitted_at: Option<DateTime<Utc>> = row.try_get(19)?;
     let username: Option<String> = row.try_get(20)?;
     let org_name: Option<String> = row.try_get(23)?;
+    let authors: String = row.try_get(26)?;
     let feed = match (feed_date, submitted_at) {
         (Some(feed_date), Some(submitted_at)) => Some(FeedEntry {
             feed_date,
@@ -182,7 +159,7 @@ fn paper_from_row(row: &Row) -> StoreResult<Paper> {
         version: row.try_get::<_, Option<i32>>(1)?.map(|v| v as u32),
         title: row.try_get(2)?,
         summary: row.try_get(3)?,
-        authors: Vec::new(),
+        authors: authors_from_json(&authors)?,
         categories: categories.split_whitespace().map(str::to_owned).collect(),
         published_at: row.try_get(5)?,
         updated_at: row.try_get(6)?,
@@ -343,7 +320,9 @@ async fn upsert_run(
     let mut upvotes = Vec::with_capacity(papers.len());
     let mut num_comments = Vec::with_capacity(papers.len());
     let mut discussions = Vec::with_capacity(papers.len());
+    let mut authors = Vec::with_capacity(papers.len());
     for p in papers {
+        authors.push(authors_to_json(&p.authors));
         versions.push(p.id.version().map(|v| v as i32));
         titles.push(p.title.as_str());
         summaries.push(p.summary.as_str());
@@ -368,18 +347,19 @@ async fn upsert_run(
         .prepare_cached(
             "INSERT INTO papers (id, version, title, summary, categories, published_at, updated_at,
                  comment, journal_ref, doi, github_repo, github_stars, project_page, ai_summary,
-                 keywords, source_upvotes, source_comments, discussion_id, created_at, modified_at)
+                 keywords, source_upvotes, source_comments, discussion_id, created_at, modified_at,
+                 authors)
              SELECT t.id, t.version, t.title, t.summary, t.categories, t.published_at, t.updated_at,
                  t.comment, t.journal_ref, t.doi, t.github_repo, t.github_stars, t.project_page,
                  t.ai_summary, t.keywords::jsonb, t.source_upvotes, t.source_comments,
-                 t.discussion_id, $19, $19
+                 t.discussion_id, $19, $19, t.authors::jsonb
              FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::text[],
                  $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
                  $11::text[], $12::int8[], $13::text[], $14::text[], $15::text[], $16::int8[],
-                 $17::int8[], $18::text[])
+                 $17::int8[], $18::text[], $20::text[])
                AS t(id, version, title, summary, categories, published_at, updated_at, comment,
                  journal_ref, doi, github_repo, github_stars, project_page, ai_summary, keywords,
-                 source_upvotes, source_comments, discussion_id)
+                 source_upvotes, source_comments, discussion_id, authors)
              ON CONFLICT (id) DO UPDATE SET
                  version = CASE WHEN COALESCE(excluded.version, 0) >= COALESCE(papers.version, 0)
                      THEN excluded.version ELSE papers.version END,
@@ -387,6 +367,8 @@ async fn upsert_run(
                      THEN excluded.title ELSE papers.title END,
                  summary = CASE WHEN COALESCE(excluded.version, 0) >= COALESCE(papers.version, 0)
                      THEN excluded.summary ELSE papers.summary END,
+                 authors = CASE WHEN COALESCE(excluded.version, 0) >= COALESCE(papers.version, 0)
+                     AND excluded.authors <> '[]'::jsonb THEN excluded.authors ELSE papers.authors END,
                  categories = CASE WHEN excluded.categories <> '' THEN excluded.categories
                      ELSE papers.categories END,
                  published_at = LEAST(papers.published_at, excluded.published_at),
@@ -428,6 +410,7 @@ async fn upsert_run(
             &num_comments,
             &discussions,
             &now,
+            &authors,
         ],
     )
     .await?;
@@ -449,32 +432,25 @@ async fn upsert_run(
             .collect();
         if !replaced.is_empty() {
             let stmt = tx
-                .prepare_cached("DELETE FROM paper_authors WHERE paper_id = ANY($1)")
+                .prepare_cached("DELETE FROM author_papers WHERE paper_id = ANY($1)")
                 .await?;
             tx.execute(&stmt, &[&replaced]).await?;
         }
+        let mut a_key = Vec::new();
         let mut a_paper = Vec::new();
-        let mut a_pos = Vec::new();
-        let mut a_name = Vec::new();
-        let mut a_hidden = Vec::new();
-        let mut a_user = Vec::new();
         for p in &replace {
-            for (i, a) in p.authors.iter().enumerate() {
+            for a in &p.authors {
+                a_key.push(author_key(&a.name));
                 a_paper.push(p.id.base());
-                a_pos.push(i as i32);
-                a_name.push(a.name.as_str());
-                a_hidden.push(a.hidden);
-                a_user.push(a.hf_user.as_deref());
             }
         }
         let stmt = tx
             .prepare_cached(
-                "INSERT INTO paper_authors (paper_id, position, name, hidden, hf_user)
-                 SELECT * FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::bool[], $5::text[])",
+                "INSERT INTO author_papers (name_key, paper_id)
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
             )
             .await?;
-        tx.execute(&stmt, &[&a_paper, &a_pos, &a_name, &a_hidden, &a_user])
-            .await?;
+        tx.execute(&stmt, &[&a_key, &a_paper]).await?;
     }
 
     let mut f_paper = Vec::new();
@@ -634,10 +610,10 @@ impl Store for PgStore {
         self.query_papers(
             &format!(
                 "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden AND p.id IN
-                   (SELECT paper_id FROM paper_authors WHERE lower(name) = lower($1))
+                   (SELECT paper_id FROM author_papers WHERE name_key = $1)
                  ORDER BY p.published_at DESC, p.id DESC LIMIT $2"
             ),
-            &[&name, &i64::from(limit)],
+            &[&author_key(name), &i64::from(limit)],
         )
         .await
     }
@@ -757,7 +733,7 @@ impl Store for PgStore {
         let r = client
             .query_one(
                 "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM daily_entries),
-                        (SELECT count(*) FROM paper_authors), (SELECT count(*) FROM users),
+                        (SELECT count(*) FROM author_papers), (SELECT count(*) FROM users),
                         (SELECT count(*) FROM organizations), (SELECT count(*) FROM votes),
                         (SELECT count(DISTINCT feed_date) FROM daily_entries)",
                 &[],
@@ -787,19 +763,6 @@ impl Store for PgStore {
         if drift > 0 {
             return Err(StoreError::Integrity(format!(
                 "{drift} papers' upvote counts differ from their votes"
-            )));
-        }
-        let orphans: i64 = client
-            .query_one(
-                "SELECT count(*) FROM paper_authors a WHERE NOT EXISTS
-                   (SELECT 1 FROM papers p WHERE p.id = a.paper_id)",
-                &[],
-            )
-            .await?
-            .get(0);
-        if orphans > 0 {
-            return Err(StoreError::Integrity(format!(
-                "{orphans} authors of missing papers"
             )));
         }
         Ok(())

@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{
-    ArxivId, Author, FeedEntry, NewPaper, OrgRef, Organization, Paper, StoredUserRef, UserRef,
+    ArxivId, FeedEntry, NewPaper, OrgRef, Organization, Paper, StoredUserRef, UserRef,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+use crate::model::{authors_from_json, authors_to_json};
 use crate::{
     Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
-    StoreResult, UpsertSummary, User,
+    StoreResult, UpsertSummary, User, author_key,
 };
 
 /// Migrations, in order; `PRAGMA user_version` records how many were applied.
@@ -76,6 +77,13 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Open(format!("{}: {e}", parent.display())))?;
         }
         let mut writer = open_connection(path)?;
+        // The writer checkpoints the WAL less often than SQLite's default (1,000 pages): bulk
+        // imports touch index pages all over the file, and each checkpoint rewrites them.
+        writer.execute_batch(
+            "PRAGMA wal_autocheckpoint = 16384;
+             PRAGMA journal_size_limit = 67108864;
+             PRAGMA cache_size = -65536;",
+        )?;
         migrate(&mut writer)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -163,13 +171,13 @@ const PAPER_COLUMNS: &str = "p.id, p.version, p.title, p.summary, p.categories, 
     COALESCE(p.source_upvotes, 0) + p.local_upvotes AS upvotes,
     COALESCE(p.source_comments, 0) + p.local_comments AS num_comments,
     p.discussion_id, d.feed_date, d.submitted_at, u.username, u.fullname, u.avatar_url,
-    o.name, o.fullname, o.avatar_url
+    o.name, o.fullname, o.avatar_url, p.authors
     FROM papers p
     LEFT JOIN daily_entries d ON d.paper_id = p.id
     LEFT JOIN users u ON u.id = d.submitter_id
     LEFT JOIN organizations o ON o.id = d.organization_id";
 
-/// Reads a paper row (columns as in [`PAPER_COLUMNS`]); authors are filled in later.
+/// Reads a paper row (columns as in [`PAPER_COLUMNS`]).
 fn paper_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<Paper>> {
     let id: String = row.get(0)?;
     let categories: String = row.get(4)?;
@@ -181,6 +189,7 @@ fn paper_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<Paper>> {
     let published_at: i64 = row.get(5)?;
     let updated_at: Option<i64> = row.get(6)?;
     let version: Option<i64> = row.get(1)?;
+    let authors: String = row.get(26)?;
     let build = || -> StoreResult<Paper> {
         let feed = match (feed_date, submitted_at) {
             (Some(date), Some(at)) => Some(FeedEntry {
@@ -211,7 +220,7 @@ fn paper_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<Paper>> {
             version: version.map(|v| v as u32),
             title: row.get(2)?,
             summary: row.get(3)?,
-            authors: Vec::new(),
+            authors: authors_from_json(&authors)?,
             categories: categories.split_whitespace().map(str::to_owned).collect(),
             published_at: from_ms(published_at)?,
             updated_at: updated_at.map(from_ms).transpose()?,
@@ -233,41 +242,16 @@ fn paper_from_row(row: &Row<'_>) -> rusqlite::Result<StoreResult<Paper>> {
     Ok(build())
 }
 
-/// Runs a paper query and fills in the authors.
+/// Runs a paper query.
 fn query_papers(
     conn: &Connection,
     sql: &str,
     params: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<Paper>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let mut papers = stmt
-        .query_map(params, paper_from_row)?
+    stmt.query_map(params, paper_from_row)?
         .map(|r| r.map_err(StoreError::from).and_then(|p| p))
-        .collect::<StoreResult<Vec<_>>>()?;
-    fill_authors(conn, &mut papers)?;
-    Ok(papers)
-}
-
-fn fill_authors(conn: &Connection, papers: &mut [Paper]) -> StoreResult<()> {
-    if papers.is_empty() {
-        return Ok(());
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT position, name, hidden, hf_user FROM paper_authors WHERE paper_id = ?1 ORDER BY position",
-    )?;
-    for paper in papers.iter_mut() {
-        paper.authors = stmt
-            .query_map([paper.id.base()], |r| {
-                Ok(Author {
-                    position: r.get::<_, i64>(0)? as u32,
-                    name: r.get(1)?,
-                    hidden: r.get(2)?,
-                    user: r.get(3)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-    }
-    Ok(())
+        .collect()
 }
 
 fn upsert_org(
@@ -328,17 +312,21 @@ fn upsert_batch(conn: &mut Connection, papers: &[NewPaper]) -> StoreResult<Upser
     let mut users = HashMap::new();
     let now = now_ms();
     {
-        let mut existing = tx.prepare_cached("SELECT version FROM papers WHERE id = ?1")?;
+        let mut existing =
+            tx.prepare_cached("SELECT version, authors FROM papers WHERE id = ?1")?;
         let mut upsert = tx.prepare_cached(
             "INSERT INTO papers (id, version, title, summary, categories, published_at, updated_at,
                  comment, journal_ref, doi, github_repo, github_stars, project_page, ai_summary,
-                 keywords, source_upvotes, source_comments, discussion_id, created_at, modified_at)
+                 keywords, source_upvotes, source_comments, discussion_id, created_at, modified_at,
+                 authors)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?19)
+                 ?18, ?19, ?19, ?21)
              ON CONFLICT (id) DO UPDATE SET
                  version = CASE WHEN ?20 THEN excluded.version ELSE papers.version END,
                  title = CASE WHEN ?20 THEN excluded.title ELSE papers.title END,
                  summary = CASE WHEN ?20 THEN excluded.summary ELSE papers.summary END,
+                 authors = CASE WHEN ?20 AND excluded.authors <> '[]' THEN excluded.authors
+                     ELSE papers.authors END,
                  categories = CASE WHEN excluded.categories <> '' THEN excluded.categories
                      ELSE papers.categories END,
                  published_at = min(papers.published_at, excluded.published_at),
@@ -358,11 +346,10 @@ fn upsert_batch(conn: &mut Connection, papers: &[NewPaper]) -> StoreResult<Upser
                  discussion_id = COALESCE(excluded.discussion_id, papers.discussion_id),
                  modified_at = excluded.modified_at",
         )?;
-        let mut delete_authors =
-            tx.prepare_cached("DELETE FROM paper_authors WHERE paper_id = ?1")?;
+        let mut delete_author =
+            tx.prepare_cached("DELETE FROM author_papers WHERE name_key = ?1 AND paper_id = ?2")?;
         let mut insert_author = tx.prepare_cached(
-            "INSERT INTO paper_authors (paper_id, position, name, hidden, hf_user)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR IGNORE INTO author_papers (name_key, paper_id) VALUES (?1, ?2)",
         )?;
         let mut upsert_feed = tx.prepare_cached(
             "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id, organization_id)
@@ -374,12 +361,14 @@ fn upsert_batch(conn: &mut Connection, papers: &[NewPaper]) -> StoreResult<Upser
         )?;
         for paper in papers {
             let id = paper.id.base();
-            let stored: Option<Option<i64>> = existing.query_row([id], |r| r.get(0)).optional()?;
+            let stored: Option<(Option<i64>, String)> = existing
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
             let version = paper.id.version().map(i64::from);
             // Newer (or equal) metadata replaces the text; older metadata only fills gaps.
             let newer = match &stored {
                 None => true,
-                Some(old) => version.unwrap_or(0) >= old.unwrap_or(0),
+                Some((old, _)) => version.unwrap_or(0) >= old.unwrap_or(0),
             };
             match stored {
                 None => summary.inserted += 1,
@@ -408,19 +397,16 @@ fn upsert_batch(conn: &mut Connection, papers: &[NewPaper]) -> StoreResult<Upser
                 paper.discussion_id,
                 now,
                 newer,
+                authors_to_json(&paper.authors),
             ])?;
             if newer && !paper.authors.is_empty() {
-                if stored.is_some() {
-                    delete_authors.execute([id])?;
+                if let Some((_, old_json)) = &stored {
+                    for old in authors_from_json(old_json)? {
+                        delete_author.execute(params![author_key(&old.name), id])?;
+                    }
                 }
-                for (position, author) in paper.authors.iter().enumerate() {
-                    insert_author.execute(params![
-                        id,
-                        position as i64,
-                        author.name,
-                        author.hidden,
-                        author.hf_user
-                    ])?;
+                for author in &paper.authors {
+                    insert_author.execute(params![author_key(&author.name), id])?;
                 }
             }
             if let Some(feed) = &paper.feed {
@@ -591,16 +577,16 @@ impl Store for SqliteStore {
     }
 
     async fn papers_by_author(&self, name: &str, limit: u32) -> StoreResult<Vec<Paper>> {
-        let name = name.to_owned();
+        let key = author_key(name);
         self.read(move |conn| {
             query_papers(
                 conn,
                 &format!(
                     "SELECT {PAPER_COLUMNS} WHERE p.hidden = 0 AND p.id IN
-                       (SELECT paper_id FROM paper_authors WHERE name = ?1 COLLATE NOCASE)
+                       (SELECT paper_id FROM author_papers WHERE name_key = ?1)
                      ORDER BY p.published_at DESC, p.id DESC LIMIT ?2"
                 ),
-                &[&name, &i64::from(limit)],
+                &[&key, &i64::from(limit)],
             )
         })
         .await
@@ -729,7 +715,7 @@ impl Store for SqliteStore {
         self.read(|conn| {
             Ok(conn.query_row(
                 "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM daily_entries),
-                        (SELECT count(*) FROM paper_authors), (SELECT count(*) FROM users),
+                        (SELECT count(*) FROM author_papers), (SELECT count(*) FROM users),
                         (SELECT count(*) FROM organizations), (SELECT count(*) FROM votes),
                         (SELECT count(DISTINCT feed_date) FROM daily_entries)",
                 [],

@@ -34,6 +34,7 @@ CREATE TABLE papers (
     github_stars     BIGINT,
     project_page     TEXT,
     ai_summary       TEXT,
+    authors          JSONB NOT NULL DEFAULT '[]',
     keywords         JSONB NOT NULL DEFAULT '[]',
     source_upvotes   BIGINT,
     local_upvotes    BIGINT NOT NULL DEFAULT 0,
@@ -47,15 +48,14 @@ CREATE TABLE papers (
 CREATE INDEX papers_published ON papers (published_at DESC, id DESC);
 CREATE INDEX papers_modified ON papers (modified_at);
 
-CREATE TABLE paper_authors (
-    paper_id  TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
-    position  INTEGER NOT NULL,
-    name      TEXT NOT NULL,
-    hidden    BOOLEAN NOT NULL DEFAULT FALSE,
-    hf_user   TEXT,
-    PRIMARY KEY (paper_id, position)
+-- Authors live on the paper row (an ordered JSON array of {name, hidden, user}); this table
+-- finds papers by author: one row per (normalized name, paper).
+CREATE TABLE author_papers (
+    name_key  TEXT NOT NULL,
+    paper_id  TEXT NOT NULL REFERENCES papers (id),
+    PRIMARY KEY (name_key, paper_id)
 );
-CREATE INDEX paper_authors_name ON paper_authors (lower(name));
+CREATE INDEX author_papers_paper ON author_papers (paper_id);
 
 CREATE TABLE daily_entries (
     paper_id         TEXT PRIMARY KEY REFERENCES papers (id) ON DELETE CASCADE,

@@ -35,6 +35,7 @@ CREATE TABLE papers (
     github_stars     INTEGER,
     project_page     TEXT,
     ai_summary       TEXT,
+    authors          TEXT NOT NULL DEFAULT '[]',
     keywords         TEXT NOT NULL DEFAULT '[]',
     source_upvotes   INTEGER,
     local_upvotes    INTEGER NOT NULL DEFAULT 0,
@@ -48,15 +49,13 @@ CREATE TABLE papers (
 CREATE INDEX papers_published ON papers (published_at DESC, id DESC);
 CREATE INDEX papers_modified ON papers (modified_at);
 
-CREATE TABLE paper_authors (
-    paper_id  TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
-    position  INTEGER NOT NULL,
-    name      TEXT NOT NULL,
-    hidden    INTEGER NOT NULL DEFAULT 0,
-    hf_user   TEXT,
-    PRIMARY KEY (paper_id, position)
+-- Authors live on the paper row (an ordered JSON array of {name, hidden, user}); this table
+-- finds papers by author: one row per (normalized name, paper).
+CREATE TABLE author_papers (
+    name_key  TEXT NOT NULL,
+    paper_id  TEXT NOT NULL REFERENCES papers (id),
+    PRIMARY KEY (name_key, paper_id)
 ) WITHOUT ROWID;
-CREATE INDEX paper_authors_name ON paper_authors (name COLLATE NOCASE);
 
 CREATE TABLE daily_entries (
     paper_id         TEXT PRIMARY KEY REFERENCES papers (id) ON DELETE CASCADE,

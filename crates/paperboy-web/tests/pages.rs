@@ -1,0 +1,234 @@
+//! The pages, served by the real app on a random port over a real SQLite file.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper, OrgRef, UserRef};
+use paperboy_store::Store;
+
+struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn spawn() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> = Arc::new(
+            paperboy_store::sqlite::SqliteStore::open(&dir.path().join("web.sqlite"))
+                .await
+                .expect("open store"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = paperboy_web::AppState::new(store.clone());
+        tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base,
+            http,
+            store,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn page(&self, path: &str) -> (u16, String) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+fn daily(id: &str, date: &str, votes: i64, title: &str) -> NewPaper {
+    let mut p = NewPaper::new(
+        ArxivId::parse(id).expect("id"),
+        title,
+        format!("The abstract of {title}."),
+        t("2025-10-27T12:00:00Z"),
+    );
+    p.authors = vec![
+        NewAuthor::named("Ada Lovelace"),
+        NewAuthor::named("Alan Turing"),
+    ];
+    p.source_upvotes = Some(votes);
+    p.feed = Some(NewFeedEntry {
+        feed_date: NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date"),
+        submitted_at: t(&format!("{date}T08:00:00Z")),
+        submitter: Some(UserRef {
+            username: "akhaliq".into(),
+            fullname: "AK".into(),
+            avatar_url: None,
+        }),
+        organization: Some(OrgRef {
+            name: "acme".into(),
+            fullname: "Acme Research".into(),
+            avatar_url: None,
+        }),
+    });
+    p
+}
+
+#[tokio::test]
+async fn the_home_page_shows_the_latest_day_ordered_by_upvotes() {
+    let app = TestApp::spawn().await;
+    app.store
+        .upsert_papers(&[
+            daily("2510.00001", "2025-10-28", 3, "Older day paper"),
+            daily("2510.00002", "2025-10-29", 5, "Fewer votes paper"),
+            daily("2510.00003", "2025-10-29", 40, "Most voted paper"),
+        ])
+        .await
+        .expect("seed");
+    let (status, html) = app.page("/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Wednesday, October 29, 2025"), "{html}");
+    let most = html.find("Most voted paper").expect("first card");
+    let fewer = html.find("Fewer votes paper").expect("second card");
+    assert!(most < fewer, "ordered by upvotes");
+    assert!(!html.contains("Older day paper"));
+    assert!(html.contains("Acme Research"));
+    assert!(html.contains("2 authors"));
+    assert!(
+        html.contains(r#"href="/papers/date/2025-10-28""#),
+        "link to the previous day"
+    );
+}
+
+#[tokio::test]
+async fn a_day_page_lists_that_day_and_links_both_neighbours() {
+    let app = TestApp::spawn().await;
+    app.store
+        .upsert_papers(&[
+            daily("2510.00001", "2025-10-27", 1, "Monday paper"),
+            daily("2510.00002", "2025-10-28", 1, "Tuesday paper"),
+            daily("2510.00003", "2025-10-30", 1, "Thursday paper"),
+        ])
+        .await
+        .expect("seed");
+    let (status, html) = app.page("/papers/date/2025-10-28").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Tuesday paper"));
+    assert!(html.contains(r#"href="/papers/date/2025-10-27""#));
+    assert!(html.contains(r#"href="/papers/date/2025-10-30""#));
+    // An empty day sends the visitor to the nearest day with papers.
+    let r = app.get("/papers/date/2025-10-29").await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/papers/date/2025-10-28");
+}
+
+#[tokio::test]
+async fn a_malformed_date_is_a_400_with_a_clear_message() {
+    let app = TestApp::spawn().await;
+    let (status, html) = app.page("/papers/date/2025-13-40").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("expected YYYY-MM-DD"), "{html}");
+}
+
+#[tokio::test]
+async fn a_paper_page_shows_its_metadata_and_links() {
+    let app = TestApp::spawn().await;
+    let mut p = daily("2510.00042", "2025-10-29", 12, "A paper about things");
+    p.github_repo = Some("https://github.com/acme/things".into());
+    p.github_stars = Some(321);
+    p.keywords = vec!["things".into()];
+    p.authors.push(NewAuthor {
+        name: "Hidden Person".into(),
+        hidden: true,
+        hf_user: None,
+    });
+    app.store.upsert_papers(&[p]).await.expect("seed");
+    let (status, html) = app.page("/papers/2510.00042").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "A paper about things",
+        "Ada Lovelace",
+        "Alan Turing",
+        "The abstract of A paper about things.",
+        "Acme Research",
+        "https://arxiv.org/abs/2510.00042",
+        "https://arxiv.org/pdf/2510.00042",
+        "https://github.com/acme/things",
+        "321",
+        "12 upvotes",
+        "0 comments",
+    ] {
+        assert!(html.contains(expected), "missing {expected:?}");
+    }
+    assert!(
+        !html.contains("Hidden Person"),
+        "hidden authors are not shown"
+    );
+    // A versioned id lands on the paper's one page.
+    let r = app.get("/papers/2510.00042v2").await;
+    assert_eq!(r.status().as_u16(), 308);
+    assert_eq!(r.headers()["location"], "/papers/2510.00042");
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_paper_ids_are_404s() {
+    let app = TestApp::spawn().await;
+    let (status, html) = app.page("/papers/2510.99999").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("does not know the paper 2510.99999"));
+    let (status, html) = app.page("/papers/not-an-id").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("is not an arXiv id"));
+    let (status, _) = app.page("/no/such/page").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn hostile_text_is_escaped_and_every_page_carries_a_strict_csp() {
+    let app = TestApp::spawn().await;
+    let mut p = daily("2510.00007", "2025-10-29", 1, "<script>alert(1)</script>");
+    p.summary = "<img src=x onerror=alert(2)> & more".into();
+    p.authors = vec![NewAuthor::named("<b onmouseover=alert(3)>Eve</b>")];
+    app.store.upsert_papers(&[p]).await.expect("seed");
+    for path in ["/", "/papers/2510.00007"] {
+        let r = app.get(path).await;
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        let html = r.text().await.expect("body");
+        assert!(!html.contains("<script>alert(1)"), "{path}");
+        assert!(!html.contains("<img src=x"), "{path}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)") || html.contains("&#60;script&#62;alert(1)"),
+            "{path}: the text is shown, escaped"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_site_says_how_to_get_papers() {
+    let app = TestApp::spawn().await;
+    let (status, html) = app.page("/").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("paperboy import"));
+}
