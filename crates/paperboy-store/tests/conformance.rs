@@ -1,6 +1,6 @@
 //! The storage conformance suite: every test runs against SQLite, and against PostgreSQL when
 //! `TEST_DATABASE_URL` is set (each test in a schema of its own). With
-//! `PAPERBOY_REQUIRE_ALL_BACKENDS=1` (set by CI) a missing PostgreSQL fails instead of skipping.
+//! `PAPERBOY_STRICT_TESTS=1` (set by CI) a missing PostgreSQL fails instead of skipping.
 
 use std::sync::Arc;
 
@@ -11,74 +11,7 @@ use paperboy_core::{
 };
 use paperboy_store::{FeedQuery, FeedSort, NewUser, PaperCursor, Store, StoreError};
 
-struct Harness {
-    store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite() -> Harness {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = paperboy_store::sqlite::SqliteStore::open(&dir.path().join("t.sqlite"))
-        .await
-        .expect("open sqlite");
-    Harness {
-        store: Arc::new(store),
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres() -> Option<Harness> {
-    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-        if std::env::var("PAPERBOY_REQUIRE_ALL_BACKENDS").as_deref() == Ok("1") {
-            panic!("TEST_DATABASE_URL is not set but PAPERBOY_REQUIRE_ALL_BACKENDS=1");
-        }
-        eprintln!("skipped: TEST_DATABASE_URL is not set, so the PostgreSQL backend is not tested");
-        return None;
-    };
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to TEST_DATABASE_URL");
-    tokio::spawn(conn);
-    let schema = format!("t_{:016x}", rand::random::<u64>());
-    client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .expect("create schema");
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-    let store = paperboy_store::postgres::PgStore::connect(&url)
-        .await
-        .expect("open postgres");
-    Some(Harness {
-        store: Arc::new(store),
-        _dir: None,
-    })
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let h = super::sqlite().await;
-                    super::$name(h.store.clone()).await;
-                }
-            )*
-        }
-        mod postgres_backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(h) = super::postgres().await else { return };
-                    super::$name(h.store.clone()).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+paperboy_testkit::conformance!(
     a_stored_paper_reads_back_with_every_field,
     reimporting_updates_and_never_duplicates,
     a_newer_version_replaces_text_and_authors_and_an_older_one_does_not,
