@@ -12,12 +12,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, NewPaper, Paper};
 
 pub use model::{
-    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, UpsertSummary, User,
-    author_key, sort_trending,
+    Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
+    PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
 };
 
 /// What can go wrong in the storage layer.
@@ -116,6 +116,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs the backend's own consistency checks; an error names what is wrong.
     async fn check_integrity(&self) -> StoreResult<()>;
+
+    // ---- community: accounts, sessions, comments, submissions ----
+
+    /// An account by id.
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+
+    /// An account by email (as [`paperboy_core::Email`] normalizes it).
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+
+    /// Records a session: the SHA-256 of its token, never the token.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The account of an unexpired session.
+    async fn session_user(&self, token_hash: &str) -> StoreResult<Option<User>>;
+
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    /// Adds a comment; the paper's comment count follows in the same transaction. A parent
+    /// that is not a top-level comment of the same paper is a [`StoreError::Conflict`].
+    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment>;
+
+    /// A paper's comments, oldest first.
+    async fn comments(&self, paper: &ArxivId) -> StoreResult<Vec<Comment>>;
+
+    /// Deletes a comment of `user_id` (its body is cleared, its place kept); another user's
+    /// or a missing comment is [`StoreError::NotFound`].
+    async fn delete_comment(&self, id: i64, user_id: i64) -> StoreResult<()>;
+
+    /// Puts a stored paper on the daily list. Returns false, changing nothing, when it is
+    /// already there: a duplicate submission lands on the existing entry.
+    async fn submit_to_feed(&self, paper: &ArxivId, entry: &FeedSubmission) -> StoreResult<bool>;
+
+    /// Which of `ids` the user upvoted (base ids).
+    async fn voted_among(&self, user_id: i64, ids: &[ArxivId]) -> StoreResult<Vec<String>>;
 }
 
 /// Opens the store a configuration names: a `postgres://` (or `postgresql://`) URL selects

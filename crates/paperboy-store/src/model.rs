@@ -251,3 +251,52 @@ pub fn author_key(name: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A comment to add.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    /// The paper commented on.
+    pub paper: paperboy_core::ArxivId,
+    /// The author.
+    pub user_id: i64,
+    /// The comment replied to (a top-level comment of the same paper: replies are one level deep).
+    pub parent_id: Option<i64>,
+    /// Markdown source.
+    pub body: String,
+}
+
+/// A stored comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comment {
+    /// Row id.
+    pub id: i64,
+    /// The paper (base id).
+    pub paper_id: String,
+    /// The author's account id.
+    pub user_id: i64,
+    /// The author's handle.
+    pub username: String,
+    /// The author's display name.
+    pub fullname: String,
+    /// The comment replied to.
+    pub parent_id: Option<i64>,
+    /// Markdown source (empty once deleted).
+    pub body: String,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// When it was last edited.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted by its author (kept as a placeholder so replies keep their place).
+    pub deleted: bool,
+}
+
+/// A paper put on the daily list by a user.
+#[derive(Debug, Clone)]
+pub struct FeedSubmission {
+    /// The day of the list.
+    pub feed_date: chrono::NaiveDate,
+    /// When.
+    pub submitted_at: DateTime<Utc>,
+    /// By whom.
+    pub submitter_id: i64,
+}

@@ -13,12 +13,15 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::model::{authors_from_json, authors_to_json};
 use crate::{
-    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
-    StoreResult, UpsertSummary, User, author_key,
+    Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
+    PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 
 /// Migrations, in order; the table `paperboy_migrations` records those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_init.sql"),
+    include_str!("../migrations/postgres/0002_community.sql"),
+];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
 const MIGRATION_LOCK: i64 = 0x7061_7065_7262_6f79; // "paperboy"
@@ -181,6 +184,25 @@ fn paper_from_row(row: &Row) -> StoreResult<Paper> {
 
 const USER_COLUMNS: &str =
     "id, username, fullname, avatar_url, email, password_hash, is_admin, suspended, created_at";
+
+const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
+    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted
+    FROM comments c JOIN users u ON u.id = c.user_id";
+
+fn comment_from_row(r: &Row) -> StoreResult<Comment> {
+    Ok(Comment {
+        id: r.try_get(0)?,
+        paper_id: r.try_get(1)?,
+        user_id: r.try_get(2)?,
+        username: r.try_get(3)?,
+        fullname: r.try_get(4)?,
+        parent_id: r.try_get(5)?,
+        body: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        edited_at: r.try_get(8)?,
+        deleted: r.try_get(9)?,
+    })
+}
 
 fn user_from_row(r: &Row) -> StoreResult<User> {
     Ok(User {
@@ -766,5 +788,191 @@ impl Store for PgStore {
             )));
         }
         Ok(())
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"),
+                &[&email],
+            )
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, now(), $3)",
+                &[&token_hash, &user_id, &expires_at],
+            )
+            .await?;
+        client
+            .execute("DELETE FROM sessions WHERE expires_at < now()", &[])
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
+                        u.is_admin, u.suspended, u.created_at
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1 AND s.expires_at > now()",
+                &[&token_hash],
+            )
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
+            .await?;
+        Ok(())
+    }
+
+    async fn add_comment(&self, c: &NewComment) -> StoreResult<Comment> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let paper = c.paper.base();
+        if tx
+            .query_opt("SELECT 1 FROM papers WHERE id = $1", &[&paper])
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("paper {paper}")));
+        }
+        if let Some(parent) = c.parent_id
+            && tx
+                .query_opt(
+                    "SELECT 1 FROM comments WHERE id = $1 AND paper_id = $2 AND parent_id IS NULL",
+                    &[&parent, &paper],
+                )
+                .await?
+                .is_none()
+        {
+            return Err(StoreError::Conflict(
+                "replies go to a top-level comment of the same paper".into(),
+            ));
+        }
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO comments (paper_id, user_id, parent_id, body, created_at)
+                 VALUES ($1, $2, $3, $4, now()) RETURNING id",
+                &[&paper, &c.user_id, &c.parent_id, &c.body],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "UPDATE papers SET local_comments = local_comments + 1, modified_at = now() WHERE id = $1",
+            &[&paper],
+        )
+        .await?;
+        let row = tx
+            .query_one(&format!("{COMMENT_SELECT} WHERE c.id = $1"), &[&id])
+            .await?;
+        let comment = comment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(comment)
+    }
+
+    async fn comments(&self, paper: &ArxivId) -> StoreResult<Vec<Comment>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("{COMMENT_SELECT} WHERE c.paper_id = $1 ORDER BY c.id"),
+                &[&paper.base()],
+            )
+            .await?
+            .iter()
+            .map(comment_from_row)
+            .collect()
+    }
+
+    async fn delete_comment(&self, id: i64, user_id: i64) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "UPDATE comments SET deleted = TRUE, body = '' WHERE id = $1 AND user_id = $2 AND NOT deleted
+                 RETURNING paper_id",
+                &[&id, &user_id],
+            )
+            .await?
+        else {
+            return Err(StoreError::NotFound(format!("comment {id}")));
+        };
+        let paper: String = row.get(0);
+        tx.execute(
+            "UPDATE papers SET local_comments = local_comments - 1, modified_at = now() WHERE id = $1",
+            &[&paper],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn submit_to_feed(&self, paper: &ArxivId, e: &FeedSubmission) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let id = paper.base();
+        let n = client
+            .execute(
+                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id)
+                 SELECT id, $2, $3, $4 FROM papers WHERE id = $1
+                 ON CONFLICT (paper_id) DO NOTHING",
+                &[&id, &e.feed_date, &e.submitted_at, &e.submitter_id],
+            )
+            .await?;
+        if n == 0
+            && client
+                .query_opt("SELECT 1 FROM papers WHERE id = $1", &[&id])
+                .await?
+                .is_none()
+        {
+            return Err(StoreError::NotFound(format!("paper {id}")));
+        }
+        Ok(n > 0)
+    }
+
+    async fn voted_among(&self, user_id: i64, ids: &[ArxivId]) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let ids: Vec<&str> = ids.iter().map(ArxivId::base).collect();
+        Ok(client
+            .query(
+                "SELECT paper_id FROM votes WHERE user_id = $1 AND paper_id = ANY($2)",
+                &[&user_id, &ids],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
     }
 }

@@ -15,12 +15,15 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::model::{authors_from_json, authors_to_json};
 use crate::{
-    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
-    StoreResult, UpsertSummary, User, author_key,
+    Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
+    PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 
 /// Migrations, in order; `PRAGMA user_version` records how many were applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_community.sql"),
+];
 
 /// Readers kept open for reuse.
 const MAX_IDLE_READERS: usize = 16;
@@ -452,6 +455,41 @@ fn user_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<User>> {
 
 const USER_COLUMNS: &str =
     "id, username, fullname, avatar_url, email, password_hash, is_admin, suspended, created_at";
+const USER_COLUMNS_U: &str = "u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
+    u.is_admin, u.suspended, u.created_at";
+
+const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
+    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted
+    FROM comments c JOIN users u ON u.id = c.user_id";
+
+fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
+    let created: i64 = r.get(7)?;
+    let edited: Option<i64> = r.get(8)?;
+    let (id, paper_id, user_id, username, fullname, parent_id, body, deleted) = (
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(9)?,
+    );
+    Ok((|| {
+        Ok(Comment {
+            id,
+            paper_id,
+            user_id,
+            username,
+            fullname,
+            parent_id,
+            body,
+            created_at: from_ms(created)?,
+            edited_at: edited.map(from_ms).transpose()?,
+            deleted,
+        })
+    })())
+}
 
 fn map_unique(e: rusqlite::Error, what: &str) -> StoreError {
     match &e {
@@ -761,6 +799,209 @@ impl Store for SqliteStore {
                 )));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [id],
+                user_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
+                [&email],
+                user_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, user_id, now_ms(), ms(expires_at)],
+            )?;
+            // Expired sessions are swept as new ones are made.
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: &str) -> StoreResult<Option<User>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                    USER_COLUMNS_U
+                ),
+                params![token_hash, now_ms()],
+                user_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&token_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
+        let c = comment.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let paper = c.paper.base().to_owned();
+            let exists = tx
+                .query_row("SELECT 1 FROM papers WHERE id = ?1", [&paper], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !exists {
+                return Err(StoreError::NotFound(format!("paper {paper}")));
+            }
+            if let Some(parent) = c.parent_id {
+                let ok = tx
+                    .query_row(
+                        "SELECT 1 FROM comments WHERE id = ?1 AND paper_id = ?2 AND parent_id IS NULL",
+                        params![parent, paper],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !ok {
+                    return Err(StoreError::Conflict(
+                        "replies go to a top-level comment of the same paper".into(),
+                    ));
+                }
+            }
+            let id: i64 = tx.query_row(
+                "INSERT INTO comments (paper_id, user_id, parent_id, body, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                params![paper, c.user_id, c.parent_id, c.body, now_ms()],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "UPDATE papers SET local_comments = local_comments + 1, modified_at = ?1 WHERE id = ?2",
+                params![now_ms(), paper],
+            )?;
+            let comment = tx.query_row(
+                &format!("{COMMENT_SELECT} WHERE c.id = ?1"),
+                [id],
+                comment_from_row,
+            )??;
+            tx.commit()?;
+            Ok(comment)
+        })
+        .await
+    }
+
+    async fn comments(&self, paper: &ArxivId) -> StoreResult<Vec<Comment>> {
+        let paper = paper.base().to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{COMMENT_SELECT} WHERE c.paper_id = ?1 ORDER BY c.id"
+            ))?;
+            stmt.query_map([&paper], comment_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|c| c))
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_comment(&self, id: i64, user_id: i64) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let paper: Option<String> = tx
+                .query_row(
+                    "UPDATE comments SET deleted = 1, body = '' WHERE id = ?1 AND user_id = ?2 AND deleted = 0
+                     RETURNING paper_id",
+                    params![id, user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(paper) = paper else {
+                return Err(StoreError::NotFound(format!("comment {id}")));
+            };
+            tx.execute(
+                "UPDATE papers SET local_comments = local_comments - 1, modified_at = ?1 WHERE id = ?2",
+                params![now_ms(), paper],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn submit_to_feed(&self, paper: &ArxivId, entry: &FeedSubmission) -> StoreResult<bool> {
+        let paper = paper.base().to_owned();
+        let e = entry.clone();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id)
+                 SELECT id, ?2, ?3, ?4 FROM papers WHERE id = ?1
+                 ON CONFLICT (paper_id) DO NOTHING",
+                params![
+                    paper,
+                    e.feed_date.format("%Y-%m-%d").to_string(),
+                    ms(e.submitted_at),
+                    e.submitter_id
+                ],
+            )?;
+            if n == 0 {
+                let exists = conn
+                    .query_row("SELECT 1 FROM papers WHERE id = ?1", [&paper], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::NotFound(format!("paper {paper}")));
+                }
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn voted_among(&self, user_id: i64, ids: &[ArxivId]) -> StoreResult<Vec<String>> {
+        let ids: Vec<String> = ids.iter().map(|i| i.base().to_owned()).collect();
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM votes WHERE user_id = ?1 AND paper_id = ?2")?;
+            let mut voted = Vec::new();
+            for id in ids {
+                if stmt.exists(params![user_id, id])? {
+                    voted.push(id);
+                }
+            }
+            Ok(voted)
         })
         .await
     }
