@@ -1,9 +1,9 @@
 //! The web layer's error: logs the cause and shows the visitor a clean page with the right
-//! status. Bad input is a 400 or 404, never a 500.
+//! status. Bad input is a 4xx with a message a person understands, never a 500.
 
 use askama::Template;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_store::StoreError;
 
 /// An error a handler returns.
@@ -15,12 +15,30 @@ pub enum AppError {
     /// Nothing is here.
     #[error("{0}")]
     NotFound(String),
+    /// Not allowed (a missing CSRF token, another user's comment).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The page needs a signed-in user: redirect to sign-in.
+    #[error("sign in first")]
+    SignInRequired,
+    /// The request body is larger than the server accepts.
+    #[error("the request is too large")]
+    PayloadTooLarge,
+    /// A rate limit was hit.
+    #[error("too many requests: try again in {retry_after} seconds")]
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// The store failed.
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     /// A template failed to render.
     #[error("template error: {0}")]
     Render(#[from] askama::Error),
+    /// Anything else that is our fault.
+    #[error("{0}")]
+    Internal(String),
 }
 
 #[derive(Template)]
@@ -32,33 +50,57 @@ struct ErrorPage<'a> {
 }
 
 impl AppError {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            Self::Store(_) | Self::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadRequest(_) | Self::Store(StoreError::Conflict(_)) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::SignInRequired => StatusCode::SEE_OTHER,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(_) | Self::Render(_) | Self::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The message shown to the visitor (server errors stay vague; their cause is logged).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Store(StoreError::Conflict(m)) => m.clone(),
+            _ if self.status().is_server_error() => {
+                "Something went wrong on our side. Please try again in a moment.".to_owned()
+            }
+            _ => self.to_string(),
         }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let Self::SignInRequired = self {
+            return Redirect::to("/signin").into_response();
+        }
         let status = self.status();
-        let message = if status.is_server_error() {
+        if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
-            "Something went wrong on our side. Please try again in a moment.".to_owned()
-        } else {
-            self.to_string()
-        };
+        }
+        let message = self.public_message();
         let page = ErrorPage {
             status: status.as_u16(),
             title: status.canonical_reason().unwrap_or("Error"),
             message: &message,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message).into_response(),
+        };
+        if let Self::TooManyRequests { retry_after } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        response
     }
 }

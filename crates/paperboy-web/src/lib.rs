@@ -3,15 +3,19 @@
 //! [`router`] builds the whole application from an [`AppState`]; [`serve`] runs it on a
 //! listener until the shutdown future resolves.
 
+pub mod auth;
+pub mod csrf;
 mod error;
+pub mod markdown;
 pub mod pages;
+pub mod ratelimit;
 mod state;
 
 use std::future::Future;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -32,9 +36,33 @@ pub fn router(state: AppState) -> Router {
         .route("/papers", get(pages::feed::show_latest_day))
         .route("/papers/date/{date}", get(pages::feed::show_day))
         .route("/papers/{id}", get(pages::paper::show_paper))
+        .route("/papers/{id}/upvote", post(pages::community::toggle_upvote))
+        .route("/papers/{id}/comments", post(pages::community::add_comment))
+        .route(
+            "/comments/{id}/delete",
+            post(pages::community::delete_comment),
+        )
+        .route(
+            "/submit",
+            get(pages::community::show_submit).post(pages::community::submit_paper),
+        )
+        .route(
+            "/signin",
+            get(pages::account::show_signin).post(pages::account::sign_in),
+        )
+        .route(
+            "/signup",
+            get(pages::account::show_signup).post(pages::account::sign_up),
+        )
+        .route("/signout", post(pages::account::sign_out))
+        .route("/settings", get(pages::account::show_settings))
         .route("/static/style.css", get(pages::assets::stylesheet))
         .route("/healthz", get(pages::assets::health))
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -58,7 +86,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -1,8 +1,12 @@
-//! What every handler can reach: the store and the site's settings.
+//! What every handler can reach: the store, the arXiv client, the site's settings.
 
 use std::sync::Arc;
 
+use paperboy_ingest::ArxivClient;
 use paperboy_store::Store;
+
+use crate::auth::CookiePolicy;
+use crate::ratelimit::RateLimiter;
 
 /// Shared application state.
 #[derive(Clone)]
@@ -11,14 +15,26 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The site's name, shown in the header and titles.
     pub site_name: Arc<str>,
+    /// Cookie attributes.
+    pub cookies: CookiePolicy,
+    /// Rate limits.
+    pub limiter: Arc<RateLimiter>,
+    /// Fetches submitted papers' metadata from arXiv's fixed host.
+    pub arxiv: ArxivClient,
 }
 
 impl AppState {
-    /// State over a store, with default settings.
+    /// State over a store, with default settings: secure cookies, the real arXiv API.
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
             site_name: Arc::from("Paperboy"),
+            cookies: CookiePolicy { secure: true },
+            limiter: Arc::new(RateLimiter::default()),
+            arxiv: ArxivClient::new(
+                paperboy_ingest::arxiv::DEFAULT_BASE_URL,
+                paperboy_ingest::arxiv::DEFAULT_MIN_INTERVAL,
+            ),
         }
     }
 }

@@ -57,6 +57,27 @@ enum Command {
     Sync(SyncArgs),
     /// Print counts of what is stored.
     Stats,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from PAPERBOY_PASSWORD or standard input.
+    Create {
+        /// Username (2–42 letters, digits, `-`, `_`, `.`).
+        username: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name (defaults to the username).
+        #[arg(long)]
+        fullname: Option<String>,
+        /// Make the account an administrator (moderation).
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +132,13 @@ struct ServeArgs {
     /// Minutes between background syncs.
     #[arg(long, env = "PAPERBOY_SYNC_MINUTES", default_value_t = 30)]
     sync_minutes: u64,
+    /// Send cookies without `Secure` (and without the `__Host-` prefix): only for serving
+    /// plain http to browsers that refuse secure cookies from it. Never behind a public address.
+    #[arg(long, env = "PAPERBOY_INSECURE_COOKIES")]
+    insecure_cookies: bool,
+    /// The site's name, shown in the header.
+    #[arg(long, env = "PAPERBOY_SITE_NAME", default_value = "Paperboy")]
+    site_name: String,
     #[command(flatten)]
     sources: SourceArgs,
 }
@@ -147,6 +175,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import(&cli.settings, args).await,
         Command::Sync(args) => sync(&cli.settings, args).await,
         Command::Stats => stats(&cli.settings).await,
+        Command::User(UserCommand::Create {
+            username,
+            email,
+            fullname,
+            admin,
+        }) => create_user(&cli.settings, username, email, fullname, admin).await,
     }
 }
 
@@ -163,7 +197,15 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { run_sync_loop(store, sync_settings, every).await });
     }
     println!("Paperboy is serving on http://{addr}");
-    let state = paperboy_web::AppState::new(store);
+    let mut state = paperboy_web::AppState::new(store);
+    state.cookies = paperboy_web::auth::CookiePolicy {
+        secure: !args.insecure_cookies,
+    };
+    state.site_name = args.site_name.as_str().into();
+    state.arxiv = paperboy_ingest::ArxivClient::new(
+        &args.sources.arxiv_url,
+        paperboy_ingest::arxiv::DEFAULT_MIN_INTERVAL,
+    );
     paperboy_web::serve(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")
@@ -240,5 +282,52 @@ async fn stats(settings: &Settings) -> anyhow::Result<()> {
     println!("users          {}", s.users);
     println!("organizations  {}", s.organizations);
     println!("upvotes        {}", s.votes);
+    Ok(())
+}
+
+async fn create_user(
+    settings: &Settings,
+    username: String,
+    email: String,
+    fullname: Option<String>,
+    admin: bool,
+) -> anyhow::Result<()> {
+    let username = paperboy_core::Username::parse(&username)?;
+    let email = paperboy_core::Email::parse(&email)?;
+    let password = match std::env::var("PAPERBOY_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprint!("Password for {username}: ");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password")?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    paperboy_web::auth::check_password_rules(&password).map_err(anyhow::Error::msg)?;
+    let hash = paperboy_web::auth::hash_password(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = open_store(settings).await?;
+    let user = store
+        .create_user(&paperboy_store::NewUser {
+            fullname: fullname.unwrap_or_else(|| username.to_string()),
+            username,
+            email: Some(email),
+            password_hash: Some(hash),
+            is_admin: admin,
+        })
+        .await?;
+    println!(
+        "created {}{} (id {})",
+        user.username,
+        if user.is_admin {
+            ", an administrator"
+        } else {
+            ""
+        },
+        user.id
+    );
     Ok(())
 }

@@ -268,3 +268,41 @@ fn stats_prints_counts() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn user_create_makes_an_administrator_with_an_argon2id_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let out = paperboy(&data)
+        .args([
+            "user",
+            "create",
+            "admin-ada",
+            "--email",
+            "ada@example.org",
+            "--admin",
+        ])
+        .env("PAPERBOY_PASSWORD", "a long enough password")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = open(&data).await;
+    let user = store
+        .user_by_name("admin-ada")
+        .await
+        .expect("read")
+        .expect("created");
+    assert!(user.is_admin);
+    assert!(user.password_hash.expect("hash").starts_with("$argon2id$"));
+    let short = paperboy(&data)
+        .args(["user", "create", "bob", "--email", "bob@example.org"])
+        .env("PAPERBOY_PASSWORD", "short")
+        .output()
+        .expect("run");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+}

@@ -8,6 +8,7 @@ use paperboy_core::DateWindow;
 use paperboy_core::dates::parse_day;
 use paperboy_store::{FeedQuery, FeedSort};
 
+use super::Ctx;
 use super::view::Card;
 use crate::{AppError, AppState};
 
@@ -17,7 +18,7 @@ const DAY_LIMIT: u32 = 200;
 #[derive(Template)]
 #[template(path = "feed.html")]
 struct FeedTemplate {
-    site_name: String,
+    ctx: Ctx,
     date: Option<String>,
     date_long: String,
     prev: Option<String>,
@@ -26,12 +27,15 @@ struct FeedTemplate {
 }
 
 /// `GET /`: the latest day that has papers.
-pub async fn show_latest_day(State(state): State<AppState>) -> Result<Response, AppError> {
+pub async fn show_latest_day(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
     match state.store.latest_feed_date().await? {
-        Some(date) => render_day(&state, date).await,
+        Some(date) => render_day(&state, ctx, date).await,
         None => Ok(Html(
             FeedTemplate {
-                site_name: state.site_name.to_string(),
+                ctx,
                 date: None,
                 date_long: "No papers yet".into(),
                 prev: None,
@@ -48,12 +52,13 @@ pub async fn show_latest_day(State(state): State<AppState>) -> Result<Response, 
 pub async fn show_day(
     State(state): State<AppState>,
     Path(date): Path<String>,
+    ctx: Ctx,
 ) -> Result<Response, AppError> {
     let date = parse_day(&date).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    render_day(&state, date).await
+    render_day(&state, ctx, date).await
 }
 
-async fn render_day(state: &AppState, date: NaiveDate) -> Result<Response, AppError> {
+async fn render_day(state: &AppState, ctx: Ctx, date: NaiveDate) -> Result<Response, AppError> {
     let page = state
         .store
         .feed(&FeedQuery {
@@ -76,7 +81,7 @@ async fn render_day(state: &AppState, date: NaiveDate) -> Result<Response, AppEr
     let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     Ok(Html(
         FeedTemplate {
-            site_name: state.site_name.to_string(),
+            ctx,
             date: Some(fmt(date)),
             date_long: date.format("%A, %B %-d, %Y").to_string(),
             prev: prev.map(fmt),

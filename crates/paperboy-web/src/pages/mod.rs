@@ -1,11 +1,46 @@
 //! Server-rendered HTML pages. The site works without JavaScript.
 
+pub mod account;
 pub mod assets;
+pub mod community;
 pub mod feed;
 pub mod paper;
 mod view;
 
-use crate::AppError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::auth::CurrentUser;
+use crate::csrf::CsrfToken;
+use crate::{AppError, AppState};
+
+/// What every page's layout needs: the site's name, the visitor, the CSRF token for forms.
+pub struct Ctx {
+    /// Site name.
+    pub site_name: String,
+    /// The signed-in user's handle.
+    pub username: Option<String>,
+    /// The token forms embed.
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let csrf = parts
+            .extensions
+            .get::<CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        Ok(Self {
+            site_name: state.site_name.to_string(),
+            username: user.0.map(|u| u.username),
+            csrf,
+        })
+    }
+}
 
 /// The page for any path nothing else serves.
 pub async fn not_found() -> AppError {

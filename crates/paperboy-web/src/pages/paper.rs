@@ -5,12 +5,29 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_core::{ArxivId, Author, Paper};
 
+use super::Ctx;
+use crate::auth::CurrentUser;
+use crate::markdown::render_comment;
 use crate::{AppError, AppState};
+
+/// A comment as the page shows it.
+struct CommentView {
+    id: i64,
+    author: String,
+    username: String,
+    when: String,
+    html: String,
+    deleted: bool,
+    mine: bool,
+    replies: Vec<CommentView>,
+}
 
 #[derive(Template)]
 #[template(path = "paper.html")]
 struct PaperTemplate {
-    site_name: String,
+    ctx: Ctx,
+    voted: bool,
+    comments: Vec<CommentView>,
     paper: Paper,
     authors: Vec<Author>,
     published: String,
@@ -25,6 +42,8 @@ struct PaperTemplate {
 pub async fn show_paper(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    user: CurrentUser,
+    ctx: Ctx,
 ) -> Result<Response, AppError> {
     let id = ArxivId::parse(&raw).map_err(|e| AppError::NotFound(e.to_string()))?;
     if id.version().is_some() {
@@ -36,9 +55,41 @@ pub async fn show_paper(
             AppError::NotFound(format!("Paperboy does not know the paper {id} yet."))
         })?;
     let feed = paper.feed.as_ref();
+    let me = user.0.as_ref().map(|u| u.id);
+    let voted = match me {
+        Some(uid) => state.store.has_voted(uid, &id).await?,
+        None => false,
+    };
+    let view = |c: &paperboy_store::Comment| CommentView {
+        id: c.id,
+        author: c.fullname.clone(),
+        username: c.username.clone(),
+        when: c.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
+        html: if c.deleted {
+            String::new()
+        } else {
+            render_comment(&c.body)
+        },
+        deleted: c.deleted,
+        mine: Some(c.user_id) == me && !c.deleted,
+        replies: Vec::new(),
+    };
+    let all = state.store.comments(&id).await?;
+    let mut comments: Vec<CommentView> = all
+        .iter()
+        .filter(|c| c.parent_id.is_none())
+        .map(view)
+        .collect();
+    for reply in all.iter().filter(|c| c.parent_id.is_some()) {
+        if let Some(parent) = comments.iter_mut().find(|c| Some(c.id) == reply.parent_id) {
+            parent.replies.push(view(reply));
+        }
+    }
     Ok(Html(
         PaperTemplate {
-            site_name: state.site_name.to_string(),
+            ctx,
+            voted,
+            comments,
             authors: paper.visible_authors().cloned().collect(),
             published: paper.published_at.format("%B %-d, %Y").to_string(),
             abs_url: paper.id.abs_url(),

@@ -1,0 +1,101 @@
+//! Cross-site request forgery protection: every state-changing request (anything but GET,
+//! HEAD, OPTIONS) outside the token-authenticated `/api/` and the one-click `/unsubscribe/`
+//! endpoints must carry the value of the visitor's CSRF cookie, as a `csrf_token` form field
+//! or an `X-CSRF-Token` header; otherwise it is refused with 403. The cookie is set on the
+//! visitor's first request (`__Host-` prefixed, so no other origin can plant it).
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use crate::auth::{cookie, new_token};
+use crate::{AppError, AppState, MAX_BODY_BYTES};
+
+/// The visitor's CSRF token, for forms to embed.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+fn exempt(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/unsubscribe/")
+}
+
+/// The middleware.
+pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let name = state.cookies.csrf_name();
+    let existing = cookie(request.headers(), name).map(str::to_owned);
+    let (mut parts, body) = request.into_parts();
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let body = if unsafe_method && !exempt(parts.uri.path()) {
+        let Some(expected) = existing.as_deref() else {
+            return AppError::Forbidden(
+                "This form has expired. Reload the page and try again.".into(),
+            )
+            .into_response();
+        };
+        let from_header = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return AppError::PayloadTooLarge.into_response(),
+        };
+        let from_form = form_field(&bytes, "csrf_token");
+        let given = from_header.or(from_form).unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return AppError::Forbidden(
+                "This form has expired. Reload the page and try again.".into(),
+            )
+            .into_response();
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+    let token = existing.clone().unwrap_or_else(new_token);
+    parts.extensions.insert(CsrfToken(token.clone()));
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if existing.is_none()
+        && let Ok(v) = HeaderValue::from_str(&state.cookies.set(name, &token, 365 * 24 * 3600))
+    {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded_pairs(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+    body.split(|b| *b == b'&').filter_map(|pair| {
+        let mut it = pair.splitn(2, |b| *b == b'=');
+        let k = decode(it.next()?)?;
+        let v = decode(it.next().unwrap_or(b""))?;
+        Some((k, v))
+    })
+}
+
+fn decode(s: &[u8]) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < s.len() => {
+                let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}

@@ -1,0 +1,485 @@
+//! Accounts, sessions, CSRF, upvotes, comments and submissions, through the real app on a
+//! random port, as a browser would use them (cookies, forms, redirects).
+
+use std::sync::Arc;
+
+use paperboy_core::{ArxivId, NewPaper};
+use paperboy_store::Store;
+
+/// The recorded arXiv answer the fake arXiv host serves.
+const ARXIV_FEED: &str = include_str!("../../paperboy-ingest/tests/fixtures/arxiv_query.xml");
+
+struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+/// Serves the recorded arXiv feed on loopback; returns its base URL.
+async fn fake_arxiv() -> String {
+    let app = axum::Router::new().route(
+        "/api/query",
+        axum::routing::get(|| async { ([("content-type", "application/atom+xml")], ARXIV_FEED) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+impl TestApp {
+    async fn spawn_with(secure_cookies: bool) -> Self {
+        let (store, dir) = paperboy_testkit::sqlite_store().await;
+        let mut state = paperboy_web::AppState::new(store.clone());
+        state.cookies = paperboy_web::auth::CookiePolicy {
+            secure: secure_cookies,
+        };
+        state.arxiv =
+            paperboy_ingest::ArxivClient::new(&fake_arxiv().await, std::time::Duration::ZERO);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+        Self {
+            base,
+            http: Self::browser(),
+            store,
+            _dir: dir,
+        }
+    }
+
+    async fn spawn() -> Self {
+        Self::spawn_with(false).await
+    }
+
+    fn browser() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    async fn html(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// The CSRF token the page at `path` embeds in its forms.
+    async fn csrf(&self, path: &str) -> String {
+        let html = self.html(path).await;
+        let at = html
+            .find("name=\"csrf_token\" value=\"")
+            .expect("a form with a CSRF token");
+        let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
+        rest[..rest.find('"').expect("end of value")].to_owned()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf("/signin").await;
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf_token", &token));
+        self.http
+            .post(format!("{}{path}", self.base))
+            .form(&fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    async fn sign_up(&self, name: &str) -> reqwest::Response {
+        let email = format!("{name}@example.org");
+        self.post(
+            "/signup",
+            &[
+                ("username", name),
+                ("fullname", "Ada L."),
+                ("email", &email),
+                ("password", "correct horse"),
+            ],
+        )
+        .await
+    }
+
+    async fn seed(&self, id: &str, title: &str) {
+        let p = NewPaper::new(
+            ArxivId::parse(id).expect("id"),
+            title,
+            "An abstract.",
+            chrono::Utc::now(),
+        );
+        self.store.upsert_papers(&[p]).await.expect("seed");
+    }
+}
+
+fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_up_signs_in_and_signing_out_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let r = app.sign_up("ada").await;
+    assert_eq!(r.status().as_u16(), 303);
+    let session = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("pb_session="))
+        .expect("session cookie");
+    let token = session["pb_session=".len()..]
+        .split(';')
+        .next()
+        .expect("value")
+        .to_owned();
+    assert!(app.html("/").await.contains("Sign out"), "signed in");
+
+    let r = app.post("/signout", &[]).await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(!app.html("/").await.contains("Sign out"), "signed out");
+    // The old session token is dead on the server too, not just forgotten by the browser.
+    let replay = TestApp::browser()
+        .get(format!("{}/settings", app.base))
+        .header("cookie", format!("pb_session={token}"))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replay.status().as_u16(), 303, "redirected to sign in");
+}
+
+#[tokio::test]
+async fn signing_in_rotates_the_session_and_wrong_credentials_get_one_answer() {
+    let app = TestApp::spawn().await;
+    app.sign_up("grace").await;
+    let first = app.get("/").await;
+    drop(first);
+    let r = app
+        .post(
+            "/signin",
+            &[("username", "grace"), ("password", "correct horse")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let fresh = set_cookies(&r);
+    assert!(
+        fresh.iter().any(|c| c.starts_with("pb_session=")),
+        "a new session at sign-in"
+    );
+
+    let other = TestApp::browser();
+    let attempt = |user: &'static str, pass: &'static str| {
+        let other = other.clone();
+        let base = app.base.clone();
+        async move {
+            let page = other
+                .get(format!("{base}/signin"))
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("html");
+            let at = page.find("name=\"csrf_token\" value=\"").expect("token");
+            let rest = &page[at + 25..];
+            let token = rest[..rest.find('"').expect("end")].to_owned();
+            let r = other
+                .post(format!("{base}/signin"))
+                .form(&[
+                    ("username", user),
+                    ("password", pass),
+                    ("csrf_token", &token),
+                ])
+                .send()
+                .await
+                .expect("post");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    let (s1, b1) = attempt("grace", "wrong password").await;
+    let (s2, b2) = attempt("nobody", "wrong password").await;
+    assert_eq!((s1, s2), (401, 401));
+    assert!(
+        b1.contains("Wrong username or password.") && b2.contains("Wrong username or password.")
+    );
+}
+
+#[tokio::test]
+async fn a_state_change_without_the_csrf_token_is_refused() {
+    let app = TestApp::spawn().await;
+    app.get("/").await; // receives the CSRF cookie
+    for form in [
+        vec![("username", "x"), ("password", "y")],
+        vec![("username", "x"), ("csrf_token", "forged")],
+    ] {
+        let r = app
+            .http
+            .post(format!("{}/signin", app.base))
+            .form(&form)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 403);
+    }
+    // A cross-site request carries no cookie at all.
+    let r = TestApp::browser()
+        .post(format!("{}/signup", app.base))
+        .form(&[("username", "x"), ("csrf_token", "x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn cookies_are_host_prefixed_secure_httponly_and_lax() {
+    let app = TestApp::spawn_with(true).await;
+    let r = app.get("/").await;
+    let csrf = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-pb_csrf="))
+        .expect("csrf cookie");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(csrf.contains(attr), "{csrf}");
+    }
+}
+
+#[tokio::test]
+async fn bad_sign_up_input_is_explained() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/signup",
+            &[
+                ("username", "ok-name"),
+                ("fullname", ""),
+                ("email", "ada@example.org"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("at least 8 characters")
+    );
+    let r = app
+        .post(
+            "/signup",
+            &[
+                ("username", "x<script>"),
+                ("fullname", ""),
+                ("email", "a@b.org"),
+                ("password", "long enough"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("a username is 2 to 42 characters")
+    );
+    app.sign_up("taken").await;
+    let again = TestApp::spawn().await;
+    drop(again);
+    let r = app
+        .post(
+            "/signup",
+            &[
+                ("username", "taken"),
+                ("fullname", ""),
+                ("email", "new@example.org"),
+                ("password", "long enough"),
+            ],
+        )
+        .await;
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("cannot be made with this username and email"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn upvoting_twice_removes_the_vote() {
+    let app = TestApp::spawn().await;
+    app.seed("2510.00001", "Votable").await;
+    app.sign_up("voter").await;
+    let id = ArxivId::parse("2510.00001").expect("id");
+    app.post("/papers/2510.00001/upvote", &[]).await;
+    assert_eq!(
+        app.store
+            .paper(&id)
+            .await
+            .expect("read")
+            .expect("paper")
+            .upvotes,
+        1
+    );
+    assert!(
+        app.html("/papers/2510.00001")
+            .await
+            .contains("aria-pressed=\"true\"")
+    );
+    app.post("/papers/2510.00001/upvote", &[]).await;
+    assert_eq!(
+        app.store
+            .paper(&id)
+            .await
+            .expect("read")
+            .expect("paper")
+            .upvotes,
+        0
+    );
+    // Signed out, voting sends the visitor to sign in and changes nothing.
+    let stranger = TestApp::browser();
+    let r = stranger
+        .post(format!("{}/papers/2510.00001/upvote", app.base))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 403, "no CSRF cookie, no state change");
+}
+
+#[tokio::test]
+async fn comments_render_markdown_safely_and_thread_one_level() {
+    let app = TestApp::spawn().await;
+    app.seed("2510.00002", "Discussable").await;
+    app.sign_up("talker").await;
+    let r = app
+        .post(
+            "/papers/2510.00002/comments",
+            &[(
+                "body",
+                "**Nice** <script>alert(1)</script> [x](javascript:alert(2))",
+            )],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let html = app.html("/papers/2510.00002").await;
+    assert!(html.contains("<strong>Nice</strong>"));
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(!html.contains("javascript:alert(2)"));
+    let comments = app
+        .store
+        .comments(&ArxivId::parse("2510.00002").expect("id"))
+        .await
+        .expect("comments");
+    let parent = comments[0].id.to_string();
+    app.post(
+        "/papers/2510.00002/comments",
+        &[("body", "A reply"), ("parent_id", &parent)],
+    )
+    .await;
+    let r = app
+        .post("/papers/2510.00002/comments", &[("body", "   ")])
+        .await;
+    assert_eq!(r.status().as_u16(), 400, "empty comments are refused");
+    let r = app
+        .post(
+            "/papers/2510.00002/comments",
+            &[("body", "x"), ("parent_id", "abc")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    let long = "x".repeat(10_001);
+    let r = app
+        .post("/papers/2510.00002/comments", &[("body", &long)])
+        .await;
+    assert_eq!(r.status().as_u16(), 400, "over-long comments are refused");
+    let paper = app
+        .store
+        .paper(&ArxivId::parse("2510.00002").expect("id"))
+        .await
+        .expect("read")
+        .expect("paper");
+    assert_eq!(paper.num_comments, 2);
+    let html = app.html("/papers/2510.00002").await;
+    assert!(html.contains("class=\"comment reply\""));
+}
+
+#[tokio::test]
+async fn submitting_an_arxiv_id_fetches_it_puts_it_on_today_and_a_duplicate_lands_on_it() {
+    let app = TestApp::spawn().await;
+    app.sign_up("submitter").await;
+    let r = app
+        .post(
+            "/submit",
+            &[("arxiv_id", "https://arxiv.org/abs/2510.02345v1")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/papers/2510.02345");
+    let id = ArxivId::parse("2510.02345").expect("id");
+    let paper = app.store.paper(&id).await.expect("read").expect("stored");
+    assert_eq!(
+        paper.title,
+        "Counting Tokens, Not Words: A Benchmark for Tokenizer Robustness"
+    );
+    let feed = paper.feed.expect("on the feed");
+    assert_eq!(feed.feed_date, chrono::Utc::now().date_naive());
+    assert_eq!(feed.submitter.expect("submitter").username, "submitter");
+
+    let r = app.post("/submit", &[("arxiv_id", "2510.02345")]).await;
+    assert_eq!(
+        r.headers()["location"],
+        "/papers/2510.02345",
+        "the duplicate lands on the paper"
+    );
+    assert_eq!(app.store.stats().await.expect("stats").feed_entries, 1);
+
+    let r = app
+        .post("/submit", &[("arxiv_id", "../../etc/passwd")])
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.expect("body").contains("is not an arXiv id"));
+}
+
+#[tokio::test]
+async fn repeated_sign_in_attempts_are_rate_limited_with_retry_after() {
+    let app = TestApp::spawn().await;
+    let mut last = None;
+    for _ in 0..11 {
+        last = Some(
+            app.post(
+                "/signin",
+                &[("username", "nobody"), ("password", "whatever1")],
+            )
+            .await,
+        );
+    }
+    let r = last.expect("response");
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&wait));
+}
+
+#[tokio::test]
+async fn pages_for_signed_in_users_send_visitors_to_sign_in() {
+    let app = TestApp::spawn().await;
+    for path in ["/settings", "/submit"] {
+        let r = app.get(path).await;
+        assert_eq!(r.status().as_u16(), 303, "{path}");
+        assert_eq!(r.headers()["location"], "/signin");
+    }
+}
