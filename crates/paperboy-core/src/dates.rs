@@ -133,6 +133,13 @@ pub enum DateWindow {
     Week(IsoWeek),
     /// A calendar month.
     Month(YearMonth),
+    /// Any run of days: `start` up to, not including, `end` (e.g. "the last seven days").
+    Range {
+        /// First day.
+        start: NaiveDate,
+        /// First day after the range.
+        end: NaiveDate,
+    },
 }
 
 impl DateWindow {
@@ -142,6 +149,7 @@ impl DateWindow {
             Self::Day(d) => d,
             Self::Week(w) => w.monday(),
             Self::Month(m) => m.first_day(),
+            Self::Range { start, .. } => start,
         }
     }
 
@@ -152,6 +160,7 @@ impl DateWindow {
             Self::Day(_) => start + Days::new(1),
             Self::Week(_) => start + Days::new(7),
             Self::Month(_) => start + Months::new(1),
+            Self::Range { end, .. } => end.max(start),
         }
     }
 
@@ -166,6 +175,10 @@ impl DateWindow {
             Self::Day(d) => Self::Day(d - Days::new(1)),
             Self::Week(w) => Self::Week(IsoWeek::of(w.monday() - Days::new(7))),
             Self::Month(m) => Self::Month(YearMonth::of(m.first_day() - Months::new(1))),
+            Self::Range { start, end } => Self::Range {
+                start: start - (end - start),
+                end: start,
+            },
         }
     }
 
@@ -175,6 +188,10 @@ impl DateWindow {
             Self::Day(d) => Self::Day(d + Days::new(1)),
             Self::Week(_) => Self::Week(IsoWeek::of(self.end_exclusive())),
             Self::Month(_) => Self::Month(YearMonth::of(self.end_exclusive())),
+            Self::Range { start, end } => Self::Range {
+                start: end,
+                end: end + (end - start),
+            },
         }
     }
 }
@@ -185,6 +202,14 @@ impl fmt::Display for DateWindow {
             Self::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
             Self::Week(w) => w.fmt(f),
             Self::Month(m) => m.fmt(f),
+            Self::Range { start, end } => {
+                write!(
+                    f,
+                    "{}..{}",
+                    start.format("%Y-%m-%d"),
+                    end.format("%Y-%m-%d")
+                )
+            }
         }
     }
 }
@@ -252,6 +277,17 @@ mod tests {
         assert!(m.contains(day("2024-02-29")));
         assert_eq!(m.previous().to_string(), "2024-01");
         assert_eq!(m.next().to_string(), "2024-03");
+    }
+
+    #[test]
+    fn a_range_covers_its_days_and_steps_by_its_length() {
+        let r = DateWindow::Range {
+            start: day("2025-10-23"),
+            end: day("2025-10-30"),
+        };
+        assert!(r.contains(day("2025-10-29")) && !r.contains(day("2025-10-30")));
+        assert_eq!(r.previous().start(), day("2025-10-16"));
+        assert_eq!(r.next().end_exclusive(), day("2025-11-06"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod csrf;
 mod error;
 pub mod markdown;
+pub mod math;
 pub mod pages;
 pub mod ratelimit;
 mod state;
@@ -35,6 +36,9 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::feed::show_latest_day))
         .route("/papers", get(pages::feed::show_latest_day))
         .route("/papers/date/{date}", get(pages::feed::show_day))
+        .route("/papers/week/{week}", get(pages::feed::show_week))
+        .route("/papers/month/{month}", get(pages::feed::show_month))
+        .route("/papers/trending", get(pages::feed::show_trending))
         .route("/papers/{id}", get(pages::paper::show_paper))
         .route("/papers/{id}/upvote", post(pages::community::toggle_upvote))
         .route("/papers/{id}/comments", post(pages::community::add_comment))

@@ -4,8 +4,70 @@
 
 use pulldown_cmark::{Event, Options, Parser, html};
 
-/// Renders comment Markdown to HTML that is safe to embed.
+/// Renders comment Markdown to HTML that is safe to embed. `$…$` formulas are set aside
+/// before Markdown sees them (so `_` and `*` inside stay LaTeX) and put back as MathML.
 pub fn render_comment(source: &str) -> String {
+    let (source, formulas) = set_aside_formulas(source);
+    let html = render_markdown(&source);
+    put_back_formulas(&html, &formulas)
+}
+
+const MARK_OPEN: char = '\u{E000}';
+const MARK_CLOSE: char = '\u{E001}';
+
+fn set_aside_formulas(source: &str) -> (String, Vec<String>) {
+    let source: String = source
+        .chars()
+        .filter(|c| *c != MARK_OPEN && *c != MARK_CLOSE)
+        .collect();
+    let mut out = String::with_capacity(source.len());
+    let mut formulas = Vec::new();
+    let mut rest = source.as_str();
+    while let Some(start) = rest.find('$') {
+        let open = if rest[start..].starts_with("$$") {
+            2
+        } else {
+            1
+        };
+        let delim = &rest[start..start + open];
+        let Some(len) = rest[start + open..].find(delim) else {
+            break;
+        };
+        let end = start + open + len + open;
+        out.push_str(&rest[..start]);
+        out.push(MARK_OPEN);
+        out.push_str(&formulas.len().to_string());
+        out.push(MARK_CLOSE);
+        formulas.push(crate::math::render_text(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    (out, formulas)
+}
+
+fn put_back_formulas(html: &str, formulas: &[String]) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find(MARK_OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + MARK_OPEN.len_utf8()..];
+        let Some(end) = after.find(MARK_CLOSE) else {
+            break;
+        };
+        if let Some(f) = after[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| formulas.get(i))
+        {
+            out.push_str(f);
+        }
+        rest = &after[end + MARK_CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn render_markdown(source: &str) -> String {
     let parser = Parser::new_ext(
         source,
         Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
@@ -58,6 +120,17 @@ mod tests {
                 assert!(!html.contains(forbidden), "{hostile} -> {html}");
             }
         }
+    }
+
+    #[test]
+    fn formulas_in_comments_survive_markdown() {
+        let html = render_comment(r"Cost is $a_1 \cdot b_2$, **really**.");
+        assert!(html.contains("<math"), "{html}");
+        assert!(html.contains("<strong>really</strong>"), "{html}");
+        assert!(
+            !html.contains("<em>"),
+            "underscores inside the formula are not emphasis: {html}"
+        );
     }
 
     #[test]

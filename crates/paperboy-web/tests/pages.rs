@@ -232,3 +232,85 @@ async fn an_empty_site_says_how_to_get_papers() {
     assert_eq!(status, 200);
     assert!(html.contains("paperboy import"));
 }
+
+#[tokio::test]
+async fn week_and_month_views_list_their_window_and_link_their_neighbours() {
+    let app = TestApp::spawn().await;
+    app.store
+        .upsert_papers(&[
+            daily("2510.00001", "2025-10-27", 2, "Monday of W44"),
+            daily("2510.00002", "2025-11-02", 9, "Sunday of W44"),
+            daily("2510.00003", "2025-11-03", 5, "Monday of W45"),
+        ])
+        .await
+        .expect("seed");
+    let (status, html) = app.page("/papers/week/2025-W44").await;
+    assert_eq!(status, 200);
+    let sunday = html.find("Sunday of W44").expect("listed");
+    let monday = html.find("Monday of W44").expect("listed");
+    assert!(sunday < monday, "by upvotes");
+    assert!(!html.contains("Monday of W45"));
+    assert!(
+        html.contains(r#"href="/papers/week/2025-W43""#)
+            && html.contains(r#"href="/papers/week/2025-W45""#)
+    );
+    let (_, html) = app.page("/papers/month/2025-11").await;
+    assert!(
+        html.contains("Monday of W45")
+            && html.contains("Sunday of W44")
+            && !html.contains("Monday of W44")
+    );
+    assert!(html.contains(r#"href="/papers/month/2025-10""#));
+    for bad in ["/papers/week/2025-W99", "/papers/month/2025-13"] {
+        let (status, _) = app.page(bad).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_trending_view_favours_fresh_papers_and_the_date_picker_jumps_to_a_day() {
+    let app = TestApp::spawn().await;
+    app.store
+        .upsert_papers(&[
+            daily("2510.00001", "2025-10-23", 60, "Old but popular"),
+            daily("2510.00002", "2025-10-29", 8, "Fresh and rising"),
+            daily("2510.00003", "2025-10-01", 500, "Too old to trend"),
+        ])
+        .await
+        .expect("seed");
+    let (status, html) = app.page("/papers/trending").await;
+    assert_eq!(status, 200);
+    let fresh = html.find("Fresh and rising").expect("listed");
+    let old = html.find("Old but popular").expect("listed");
+    assert!(fresh < old, "gravity: fresh votes beat old ones");
+    assert!(
+        !html.contains("Too old to trend"),
+        "only the last seven days"
+    );
+    let r = app.get("/papers?date=2025-10-23").await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/papers/date/2025-10-23");
+    let (status, _) = app.page("/papers?date=yesterday").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn latex_in_titles_and_abstracts_is_rendered_as_mathml() {
+    let app = TestApp::spawn().await;
+    let mut p = daily(
+        "2510.00008",
+        "2025-10-29",
+        1,
+        r"Attention in $\mathcal{O}(n)$ time",
+    );
+    p.summary = r"We prove $\sum_{i=1}^n i = \frac{n(n+1)}{2}$ & more.".into();
+    app.store.upsert_papers(&[p]).await.expect("seed");
+    let (_, html) = app.page("/papers/2510.00008").await;
+    assert!(
+        html.matches("<math").count() >= 2,
+        "title and abstract formulas"
+    );
+    assert!(html.contains("<mfrac>"));
+    let h1 = &html[html.find("<h1>").expect("h1")..html.find("</h1>").expect("end of h1")];
+    assert!(!h1.contains(r"$\mathcal") && h1.contains("<math"), "{h1}");
+}

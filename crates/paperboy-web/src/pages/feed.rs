@@ -1,54 +1,93 @@
-//! The daily list: `/` (the latest day with papers) and `/papers/date/{date}`.
+//! The daily list and its other views: `/` (the latest day with papers), `/papers/date/{day}`,
+//! `/papers/week/{2025-W44}`, `/papers/month/{2025-10}` and `/papers/trending` (the last seven
+//! days by trending score). Papers are ordered like huggingface.co's: most upvoted first,
+//! then in the order they were submitted.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
-use paperboy_core::DateWindow;
+use chrono::{Days, NaiveDate};
 use paperboy_core::dates::parse_day;
+use paperboy_core::{DateWindow, IsoWeek, YearMonth};
 use paperboy_store::{FeedQuery, FeedSort};
+use serde::Deserialize;
 
 use super::Ctx;
 use super::view::Card;
 use crate::{AppError, AppState};
 
-/// Papers shown on one day's page.
-const DAY_LIMIT: u32 = 200;
+/// Papers on one page of a view.
+const PAGE_SIZE: u32 = 100;
+
+/// Which view a page shows (for the tabs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Day,
+    Week,
+    Month,
+    Trending,
+}
 
 #[derive(Template)]
 #[template(path = "feed.html")]
 struct FeedTemplate {
     ctx: Ctx,
-    date: Option<String>,
-    date_long: String,
-    prev: Option<String>,
-    next: Option<String>,
+    view: View,
+    heading: String,
+    /// The day the tabs and the date picker point at.
+    anchor: String,
+    week: String,
+    month: String,
+    prev: Option<(String, &'static str)>,
+    next: Option<(String, &'static str)>,
+    here: String,
+    more: Option<String>,
     cards: Vec<Card>,
 }
 
-/// `GET /`: the latest day that has papers.
+/// Query parameters of the list pages.
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    /// The date picker's day.
+    date: Option<String>,
+    /// Page number, from 0.
+    p: Option<u32>,
+}
+
+fn fmt(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// `GET /` and `GET /papers[?date=YYYY-MM-DD]`: the latest day with papers, or the picked day.
 pub async fn show_latest_day(
     State(state): State<AppState>,
+    Query(params): Query<ListParams>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
+    if let Some(date) = params.date.as_deref().filter(|d| !d.is_empty()) {
+        let date = parse_day(date).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        return Ok(Redirect::to(&format!("/papers/date/{}", fmt(date))).into_response());
+    }
     match state.store.latest_feed_date().await? {
         Some(date) => render_day(&state, ctx, date).await,
-        None => Ok(Html(
-            FeedTemplate {
+        None => {
+            let today = chrono::Utc::now().date_naive();
+            render(
                 ctx,
-                date: None,
-                date_long: "No papers yet".into(),
-                prev: None,
-                next: None,
-                cards: Vec::new(),
-            }
-            .render()?,
-        )
-        .into_response()),
+                View::Day,
+                today,
+                "No papers yet".into(),
+                None,
+                None,
+                String::new(),
+                None,
+                Vec::new(),
+            )
+        }
     }
 }
 
-/// `GET /papers/date/{date}`: one day's list.
+/// `GET /papers/date/{date}`
 pub async fn show_day(
     State(state): State<AppState>,
     Path(date): Path<String>,
@@ -66,7 +105,7 @@ async fn render_day(state: &AppState, ctx: Ctx, date: NaiveDate) -> Result<Respo
             submitter: None,
             sort: FeedSort::Upvotes,
             offset: 0,
-            limit: DAY_LIMIT,
+            limit: 500,
         })
         .await?;
     let (prev, next) = state.store.neighbour_feed_dates(date).await?;
@@ -74,19 +113,179 @@ async fn render_day(state: &AppState, ctx: Ctx, date: NaiveDate) -> Result<Respo
         && let Some(nearest) = prev.or(next)
     {
         // An empty day (a weekend, say) shows the nearest day that has papers.
-        return Ok(
-            Redirect::to(&format!("/papers/date/{}", nearest.format("%Y-%m-%d"))).into_response(),
-        );
+        return Ok(Redirect::to(&format!("/papers/date/{}", fmt(nearest))).into_response());
     }
-    let fmt = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    render(
+        ctx,
+        View::Day,
+        date,
+        date.format("%A, %B %-d, %Y").to_string(),
+        prev.map(|d| (format!("/papers/date/{}", fmt(d)), "Previous day")),
+        next.map(|d| (format!("/papers/date/{}", fmt(d)), "Next day")),
+        format!("/papers/date/{}", fmt(date)),
+        None,
+        page.papers.iter().map(Card::from_paper).collect(),
+    )
+}
+
+/// `GET /papers/week/{week}`
+pub async fn show_week(
+    State(state): State<AppState>,
+    Path(week): Path<String>,
+    Query(params): Query<ListParams>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    let week = IsoWeek::parse(&week).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let window = DateWindow::Week(week);
+    let heading = format!(
+        "Week {week}: {} – {}",
+        window.start().format("%B %-d"),
+        (window.end_exclusive() - Days::new(1)).format("%B %-d, %Y")
+    );
+    render_window(
+        &state,
+        ctx,
+        View::Week,
+        window,
+        heading,
+        "week",
+        params.p.unwrap_or(0),
+    )
+    .await
+}
+
+/// `GET /papers/month/{month}`
+pub async fn show_month(
+    State(state): State<AppState>,
+    Path(month): Path<String>,
+    Query(params): Query<ListParams>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    let month = YearMonth::parse(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let window = DateWindow::Month(month);
+    let heading = window.start().format("%B %Y").to_string();
+    render_window(
+        &state,
+        ctx,
+        View::Month,
+        window,
+        heading,
+        "month",
+        params.p.unwrap_or(0),
+    )
+    .await
+}
+
+/// `GET /papers/trending`: the last seven days of the list, by trending score.
+pub async fn show_trending(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    let latest = state
+        .store
+        .latest_feed_date()
+        .await?
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let end = latest + Days::new(1);
+    let window = DateWindow::Range {
+        start: end - Days::new(7),
+        end,
+    };
+    render_window(
+        &state,
+        ctx,
+        View::Trending,
+        window,
+        "Trending".into(),
+        "trending",
+        params.p.unwrap_or(0),
+    )
+    .await
+}
+
+async fn render_window(
+    state: &AppState,
+    ctx: Ctx,
+    view: View,
+    window: DateWindow,
+    heading: String,
+    kind: &'static str,
+    page_no: u32,
+) -> Result<Response, AppError> {
+    let page = state
+        .store
+        .feed(&FeedQuery {
+            window,
+            submitter: None,
+            sort: if view == View::Trending {
+                FeedSort::Trending
+            } else {
+                FeedSort::Upvotes
+            },
+            offset: page_no.saturating_mul(PAGE_SIZE),
+            limit: PAGE_SIZE,
+        })
+        .await?;
+    let path = |w: DateWindow| match kind {
+        "trending" => "/papers/trending".to_owned(),
+        _ => format!("/papers/{kind}/{w}"),
+    };
+    let (prev, next) = match view {
+        View::Week => (
+            Some((path(window.previous()), "Previous week")),
+            Some((path(window.next()), "Next week")),
+        ),
+        View::Month => (
+            Some((path(window.previous()), "Previous month")),
+            Some((path(window.next()), "Next month")),
+        ),
+        _ => (None, None),
+    };
+    let here = path(window);
+    let more = page.has_more.then(|| format!("{here}?p={}", page_no + 1));
+    let anchor = window.end_exclusive() - Days::new(1);
+    render(
+        ctx,
+        view,
+        anchor,
+        heading,
+        prev,
+        next,
+        here,
+        more,
+        page.papers.iter().map(Card::from_paper).collect(),
+    )
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one template's fields, named at the call sites"
+)]
+fn render(
+    ctx: Ctx,
+    view: View,
+    anchor: NaiveDate,
+    heading: String,
+    prev: Option<(String, &'static str)>,
+    next: Option<(String, &'static str)>,
+    here: String,
+    more: Option<String>,
+    cards: Vec<Card>,
+) -> Result<Response, AppError> {
     Ok(Html(
         FeedTemplate {
             ctx,
-            date: Some(fmt(date)),
-            date_long: date.format("%A, %B %-d, %Y").to_string(),
-            prev: prev.map(fmt),
-            next: next.map(fmt),
-            cards: page.papers.iter().map(Card::from_paper).collect(),
+            view,
+            heading,
+            anchor: fmt(anchor),
+            week: IsoWeek::of(anchor).to_string(),
+            month: YearMonth::of(anchor).to_string(),
+            prev,
+            next,
+            here,
+            more,
+            cards,
         }
         .render()?,
     )

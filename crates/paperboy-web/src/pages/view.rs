@@ -5,7 +5,7 @@ use paperboy_core::Paper;
 /// A paper as a card of the daily list.
 pub struct Card {
     pub id: String,
-    pub title: String,
+    pub title_html: String,
     pub organization: Option<String>,
     pub num_authors: usize,
     pub published: String,
@@ -19,7 +19,7 @@ impl Card {
         let org = p.feed.as_ref().and_then(|f| f.organization.as_ref());
         Self {
             id: p.id.base().to_owned(),
-            title: p.title.clone(),
+            title_html: crate::math::render_text(&p.title),
             organization: org.map(|o| o.fullname.clone()),
             num_authors: p.visible_authors().count(),
             published: p.published_at.format("%b %-d, %Y").to_string(),
