@@ -1,0 +1,455 @@
+//! A real headless Chromium (Debian's, driven through chromedriver) uses the site as a
+//! person would: opens the feed, changes day, opens a paper, signs up, signs in, upvotes,
+//! comments, submits a paper. It also visits pages whose stored titles, abstracts, author
+//! names and comments are hostile, and checks that no injected script ran.
+//! Screenshots land in `$CARGO_TARGET_TMPDIR/screenshots/`.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use fantoccini::{Client, ClientBuilder, Locator};
+use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper, OrgRef, UserRef};
+use paperboy_store::Store;
+
+const ARXIV_FEED: &str = include_str!("../../paperboy-ingest/tests/fixtures/arxiv_query.xml");
+
+/// The marker every hostile payload tries to set.
+const PWNED: &str = "window.__pwned";
+
+fn hostile_payloads() -> Vec<&'static str> {
+    vec![
+        "<script>window.__pwned=1</script>",
+        "<img src=x onerror=\"window.__pwned=2\">",
+        "<svg onload=\"window.__pwned=3\"></svg>",
+        r"$\href{javascript:window.__pwned=4}{click}$",
+        r"$\htmlData{onclick=window.__pwned=5}{x}$",
+        "<a href=\"javascript:window.__pwned=6\">x</a>",
+        "\"><script>window.__pwned=7</script>",
+    ]
+}
+
+struct Driver {
+    process: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn find_binary(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+async fn start_driver() -> Option<(Driver, Client)> {
+    let Some(chromedriver) = find_binary(&["/usr/bin/chromedriver"]) else {
+        paperboy_testkit::skip(
+            "chromedriver is not installed (apt-get install chromium chromium-driver)",
+        );
+        return None;
+    };
+    let Some(chromium) = find_binary(&["/usr/bin/chromium"]) else {
+        paperboy_testkit::skip("chromium is not installed (apt-get install chromium)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let process = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver {
+        process,
+        url,
+        _profile: profile,
+    };
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", "--window-size=1280,1000",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ]
+        }),
+    );
+    let started = Instant::now();
+    loop {
+        // chromedriver speaks plain http on loopback: no TLS stack needed.
+        let mut builder =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps.clone());
+        match builder.connect(&driver.url).await {
+            Ok(client) => return Some((driver, client)),
+            Err(e) if started.elapsed() > Duration::from_secs(30) => panic!("chromedriver: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn fake_arxiv() -> String {
+    let app = axum::Router::new().route(
+        "/api/query",
+        axum::routing::get(|| async { ([("content-type", "application/atom+xml")], ARXIV_FEED) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn spawn_app() -> (String, Arc<dyn Store>, tempfile::TempDir) {
+    let (store, dir) = paperboy_testkit::sqlite_store().await;
+    let mut state = paperboy_web::AppState::new(store.clone());
+    // Plain http on loopback: cookies without `Secure` so every browser keeps them.
+    state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
+    state.arxiv = paperboy_ingest::ArxivClient::new(&fake_arxiv().await, Duration::ZERO);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+    (base, store, dir)
+}
+
+fn daily(id: &str, date: &str, votes: i64, title: &str, summary: &str, author: &str) -> NewPaper {
+    let mut p = NewPaper::new(ArxivId::parse(id).expect("id"), title, summary, Utc::now());
+    p.authors = vec![NewAuthor::named(author), NewAuthor::named("Alan Turing")];
+    p.source_upvotes = Some(votes);
+    let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date");
+    p.feed = Some(NewFeedEntry {
+        feed_date: day,
+        submitted_at: day.and_hms_opt(9, 0, 0).expect("time").and_utc(),
+        submitter: Some(UserRef {
+            username: "akhaliq".into(),
+            fullname: "AK".into(),
+            avatar_url: None,
+        }),
+        organization: Some(OrgRef {
+            name: "acme".into(),
+            fullname: "Acme Research".into(),
+            avatar_url: None,
+        }),
+    });
+    p
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn not_pwned(client: &Client) -> bool {
+    client
+        .execute(&format!("return typeof {PWNED} === 'undefined';"), vec![])
+        .await
+        .expect("run check")
+        .as_bool()
+        .unwrap_or(false)
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.expect(css);
+    field.clear().await.expect("clear");
+    field.send_keys(text).await.expect("type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser() {
+    let Some((_driver, client)) = start_driver().await else {
+        return;
+    };
+    let (base, store, _dir) = spawn_app().await;
+    store
+        .upsert_papers(&[
+            daily(
+                "2510.00001",
+                "2025-10-28",
+                3,
+                "Yesterday's paper",
+                "About yesterday.",
+                "Ada Lovelace",
+            ),
+            daily(
+                "2510.00002",
+                "2025-10-29",
+                7,
+                r"Attention in $\mathcal{O}(n)$",
+                "A fast attention.",
+                "Grace Hopper",
+            ),
+        ])
+        .await
+        .expect("seed");
+
+    client.goto(&format!("{base}/")).await.expect("open feed");
+    let heading = client
+        .find(Locator::Css("h2.window"))
+        .await
+        .expect("heading")
+        .text()
+        .await
+        .expect("text");
+    assert!(heading.contains("October 29, 2025"), "{heading}");
+    screenshot(&client, "feed").await;
+
+    client
+        .find(Locator::Css("a[rel=prev]"))
+        .await
+        .expect("previous day")
+        .click()
+        .await
+        .expect("click");
+    assert!(
+        client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/papers/date/2025-10-28")
+    );
+    assert!(
+        client
+            .source()
+            .await
+            .expect("html")
+            .contains("Yesterday's paper")
+    );
+
+    client
+        .goto(&format!("{base}/papers/date/2025-10-29"))
+        .await
+        .expect("back");
+    client
+        .find(Locator::Css(".card h3 a"))
+        .await
+        .expect("paper link")
+        .click()
+        .await
+        .expect("click");
+    assert!(
+        client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/papers/2510.00002")
+    );
+    screenshot(&client, "paper").await;
+
+    // Sign up.
+    client
+        .goto(&format!("{base}/signup"))
+        .await
+        .expect("signup page");
+    fill(&client, "#username", "ada").await;
+    fill(&client, "#fullname", "Ada Lovelace").await;
+    fill(&client, "#email", "ada@example.org").await;
+    fill(&client, "#password", "correct horse battery").await;
+    client
+        .find(Locator::Css("form[action='/signup'] button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    assert!(
+        client.source().await.expect("html").contains("Sign out"),
+        "signed in after sign-up"
+    );
+
+    // Sign out, then sign in again.
+    client
+        .find(Locator::Css("form[action='/signout'] button"))
+        .await
+        .expect("sign out")
+        .click()
+        .await
+        .expect("click");
+    client
+        .goto(&format!("{base}/signin"))
+        .await
+        .expect("signin page");
+    fill(&client, "#username", "ada").await;
+    fill(&client, "#password", "correct horse battery").await;
+    client
+        .find(Locator::Css("form[action='/signin'] button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    assert!(
+        client.source().await.expect("html").contains("Sign out"),
+        "signed in"
+    );
+
+    // Upvote and comment on the paper.
+    client
+        .goto(&format!("{base}/papers/2510.00002"))
+        .await
+        .expect("paper");
+    client
+        .find(Locator::Css("form.votes button"))
+        .await
+        .expect("upvote")
+        .click()
+        .await
+        .expect("click");
+    let pressed = client
+        .find(Locator::Css("form.votes button"))
+        .await
+        .expect("button")
+        .attr("aria-pressed")
+        .await
+        .expect("attr");
+    assert_eq!(pressed.as_deref(), Some("true"));
+    assert_eq!(
+        store
+            .paper(&ArxivId::parse("2510.00002").expect("id"))
+            .await
+            .expect("read")
+            .expect("paper")
+            .upvotes,
+        8
+    );
+    fill(&client, "#comment-body", "Great **result**, and $x^2$ too.").await;
+    client
+        .find(Locator::Css(".comment-form button"))
+        .await
+        .expect("comment")
+        .click()
+        .await
+        .expect("click");
+    let body = client
+        .find(Locator::Css(".comment-body"))
+        .await
+        .expect("comment shown")
+        .html(true)
+        .await
+        .expect("html");
+    assert!(
+        body.contains("<strong>result</strong>") && body.contains("<math"),
+        "{body}"
+    );
+    screenshot(&client, "paper-with-comment").await;
+
+    // Submit a paper by its arXiv id.
+    client
+        .goto(&format!("{base}/submit"))
+        .await
+        .expect("submit page");
+    fill(&client, "#arxiv_id", "2510.03456").await;
+    client
+        .find(Locator::Css("form[action='/submit'] button"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submit");
+    assert!(
+        client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/papers/2510.03456")
+    );
+    assert!(
+        client
+            .source()
+            .await
+            .expect("html")
+            .contains("Grounded Retrieval for Low-Resource Machine Translation")
+    );
+    let today = store
+        .paper(&ArxivId::parse("2510.03456").expect("id"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(today.feed.expect("feed").feed_date, Utc::now().date_naive());
+
+    client.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_titles_abstracts_authors_and_comments_run_no_script_in_a_real_browser() {
+    let Some((_driver, client)) = start_driver().await else {
+        return;
+    };
+    let (base, store, _dir) = spawn_app().await;
+    let payloads = hostile_payloads();
+    let papers: Vec<NewPaper> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| daily(&format!("2510.{:05}", i + 1), "2025-10-29", 1, p, p, p))
+        .collect();
+    store.upsert_papers(&papers).await.expect("seed");
+    let user = store
+        .create_user(&paperboy_store::NewUser {
+            username: paperboy_core::Username::parse("mallory").expect("name"),
+            fullname: "<script>window.__pwned=8</script>".into(),
+            email: None,
+            password_hash: None,
+            is_admin: false,
+        })
+        .await
+        .expect("user");
+    for p in &payloads {
+        store
+            .add_comment(&paperboy_store::NewComment {
+                paper: ArxivId::parse("2510.00001").expect("id"),
+                user_id: user.id,
+                parent_id: None,
+                body: (*p).to_owned(),
+            })
+            .await
+            .expect("comment");
+    }
+    let mut pages = vec![
+        "/".to_owned(),
+        "/papers/trending".to_owned(),
+        "/papers/week/2025-W44".to_owned(),
+    ];
+    pages.extend((1..=payloads.len()).map(|i| format!("/papers/2510.{i:05}")));
+    for path in pages {
+        client.goto(&format!("{base}{path}")).await.expect("open");
+        // Click everything clickable inside the content: a `javascript:` link would fire here.
+        for link in client
+            .find_all(Locator::Css("main a, main math"))
+            .await
+            .expect("links")
+        {
+            let href = link.attr("href").await.ok().flatten().unwrap_or_default();
+            assert!(
+                !href.trim_start().to_lowercase().starts_with("javascript:"),
+                "{path}: {href}"
+            );
+        }
+        assert!(not_pwned(&client).await, "an injected script ran on {path}");
+    }
+    screenshot(&client, "hostile-paper").await;
+    client.close().await.expect("close");
+}
