@@ -4,6 +4,7 @@
 //! listener until the shutdown future resolves.
 
 pub mod auth;
+pub mod cache;
 pub mod csrf;
 mod error;
 pub mod markdown;
@@ -32,8 +33,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Builds the application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(pages::feed::show_latest_day))
+    let mut app = Router::new();
+    if let Some(dir) = &state.public_dir {
+        app = app.nest_service("/public", tower_http::services::ServeDir::new(dir));
+    }
+    app.route("/", get(pages::feed::show_latest_day))
         .route("/papers", get(pages::feed::show_latest_day))
         .route("/papers/date/{date}", get(pages::feed::show_day))
         .route("/papers/week/{week}", get(pages::feed::show_week))

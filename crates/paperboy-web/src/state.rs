@@ -21,6 +21,10 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Fetches submitted papers' metadata from arXiv's fixed host.
     pub arxiv: ArxivClient,
+    /// Rendered list pages for anonymous visitors.
+    pub pages: Arc<crate::cache::PageCache>,
+    /// A folder served as-is under `/public/` (logos, a robots.txt, benchmark baselines).
+    pub public_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -35,6 +39,8 @@ impl AppState {
                 paperboy_ingest::arxiv::DEFAULT_BASE_URL,
                 paperboy_ingest::arxiv::DEFAULT_MIN_INTERVAL,
             ),
+            public_dir: None,
+            pages: Arc::new(crate::cache::PageCache::default()),
         }
     }
 }

@@ -202,6 +202,8 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         secure: !args.insecure_cookies,
     };
     state.site_name = args.site_name.as_str().into();
+    let public = settings.data_dir.join("public");
+    state.public_dir = public.is_dir().then_some(public);
     state.arxiv = paperboy_ingest::ArxivClient::new(
         &args.sources.arxiv_url,
         paperboy_ingest::arxiv::DEFAULT_MIN_INTERVAL,

@@ -52,6 +52,7 @@ pub async fn toggle_upvote(
     state.limiter.check(Action::Vote, Client::User(user.id))?;
     let voted = state.store.has_voted(user.id, &id).await?;
     state.store.set_vote(user.id, &id, !voted).await?;
+    state.pages.invalidate();
     Ok(back_to(form.next.as_deref(), format!("/papers/{}", id.base())).into_response())
 }
 
@@ -103,6 +104,7 @@ pub async fn add_comment(
             body: body.to_owned(),
         })
         .await?;
+    state.pages.invalidate();
     Ok(Redirect::to(&format!("/papers/{}#comment-{}", id.base(), comment.id)).into_response())
 }
 
@@ -114,6 +116,7 @@ pub async fn delete_comment(
     Form(form): Form<VoteForm>,
 ) -> Result<Response, AppError> {
     state.store.delete_comment(comment_id, user.id).await?;
+    state.pages.invalidate();
     Ok(back_to(form.next.as_deref(), "/".into()).into_response())
 }
 
@@ -200,5 +203,6 @@ pub async fn submit_paper(
             },
         )
         .await?;
+    state.pages.invalidate();
     Ok(Redirect::to(&format!("/papers/{}", id.base())).into_response())
 }

@@ -69,7 +69,13 @@ pub async fn show_latest_day(
         return Ok(Redirect::to(&format!("/papers/date/{}", fmt(date))).into_response());
     }
     match state.store.latest_feed_date().await? {
-        Some(date) => render_day(&state, ctx, date).await,
+        Some(date) => {
+            let key = format!("/papers/date/{}", fmt(date));
+            cached(&state, ctx, key, move |state, ctx| {
+                Box::pin(render_day(state, ctx, date))
+            })
+            .await
+        }
         None => {
             let today = chrono::Utc::now().date_naive();
             render(
@@ -94,7 +100,47 @@ pub async fn show_day(
     ctx: Ctx,
 ) -> Result<Response, AppError> {
     let date = parse_day(&date).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    render_day(&state, ctx, date).await
+    let key = format!("/papers/date/{}", fmt(date));
+    cached(&state, ctx, key, |state, ctx| {
+        Box::pin(render_day(state, ctx, date))
+    })
+    .await
+}
+
+type Rendering<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, AppError>> + Send + 'a>>;
+
+/// Serves anonymous visitors from the page cache, rendering (and keeping) the page on a miss.
+async fn cached<F>(
+    state: &AppState,
+    mut ctx: Ctx,
+    key: String,
+    render: F,
+) -> Result<Response, AppError>
+where
+    F: for<'a> FnOnce(&'a AppState, Ctx) -> Rendering<'a>,
+{
+    if ctx.username.is_some() {
+        return render(state, ctx).await;
+    }
+    if let Some(html) = state.pages.get(&key, &ctx.csrf) {
+        return Ok(Html(html).into_response());
+    }
+    let csrf = std::mem::replace(&mut ctx.csrf, crate::cache::CSRF_MARK.to_owned());
+    let response = render(state, ctx).await?;
+    if response.status() != axum::http::StatusCode::OK {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let html = String::from_utf8_lossy(&bytes);
+    state.pages.put(key, &html);
+    Ok(Response::from_parts(
+        parts,
+        axum::body::Body::from(html.replace(crate::cache::CSRF_MARK, &csrf)),
+    ))
 }
 
 async fn render_day(state: &AppState, ctx: Ctx, date: NaiveDate) -> Result<Response, AppError> {
@@ -142,15 +188,19 @@ pub async fn show_week(
         window.start().format("%B %-d"),
         (window.end_exclusive() - Days::new(1)).format("%B %-d, %Y")
     );
-    render_window(
-        &state,
-        ctx,
-        View::Week,
-        window,
-        heading,
-        "week",
-        params.p.unwrap_or(0),
-    )
+    let page_no = params.p.unwrap_or(0);
+    let key = format!("/papers/week/{window}?p={page_no}");
+    cached(&state, ctx, key, move |state, ctx| {
+        Box::pin(render_window(
+            state,
+            ctx,
+            View::Week,
+            window,
+            heading,
+            "week",
+            page_no,
+        ))
+    })
     .await
 }
 
@@ -164,15 +214,19 @@ pub async fn show_month(
     let month = YearMonth::parse(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let window = DateWindow::Month(month);
     let heading = window.start().format("%B %Y").to_string();
-    render_window(
-        &state,
-        ctx,
-        View::Month,
-        window,
-        heading,
-        "month",
-        params.p.unwrap_or(0),
-    )
+    let page_no = params.p.unwrap_or(0);
+    let key = format!("/papers/month/{window}?p={page_no}");
+    cached(&state, ctx, key, move |state, ctx| {
+        Box::pin(render_window(
+            state,
+            ctx,
+            View::Month,
+            window,
+            heading,
+            "month",
+            page_no,
+        ))
+    })
     .await
 }
 
@@ -182,6 +236,14 @@ pub async fn show_trending(
     Query(params): Query<ListParams>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
+    let key = format!("/papers/trending?p={}", params.p.unwrap_or(0));
+    cached(&state, ctx, key, move |state, ctx| {
+        Box::pin(trending(state, ctx, params.p.unwrap_or(0)))
+    })
+    .await
+}
+
+async fn trending(state: &AppState, ctx: Ctx, page_no: u32) -> Result<Response, AppError> {
     let latest = state
         .store
         .latest_feed_date()
@@ -193,13 +255,13 @@ pub async fn show_trending(
         end,
     };
     render_window(
-        &state,
+        state,
         ctx,
         View::Trending,
         window,
         "Trending".into(),
         "trending",
-        params.p.unwrap_or(0),
+        page_no,
     )
     .await
 }
