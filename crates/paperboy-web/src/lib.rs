@@ -3,6 +3,7 @@
 //! [`router`] builds the whole application from an [`AppState`]; [`serve`] runs it on a
 //! listener until the shutdown future resolves.
 
+pub mod api;
 mod error;
 pub mod pages;
 mod state;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/papers/{id}", get(pages::paper::show_paper))
         .route("/static/style.css", get(pages::assets::stylesheet))
         .route("/healthz", get(pages::assets::health))
+        .merge(api::routes())
         .fallback(pages::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
