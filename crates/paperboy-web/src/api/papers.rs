@@ -21,6 +21,8 @@ const DAILY_LIMIT: (u32, u32) = (50, 100);
 const SEARCH_LIMIT: (u32, u32) = (50, 120);
 /// Longest search query, in characters.
 const MAX_QUERY_CHARS: usize = 250;
+/// Longest `submitter`, in characters.
+const MAX_SUBMITTER_CHARS: usize = 100;
 /// Largest page number of the daily list.
 const MAX_PAGE: u32 = 10_000;
 
@@ -118,7 +120,9 @@ pub struct SearchParams {
 )]
 pub struct CatalogueParams {
     /// Where the previous page ended (from its `Link` header).
-    #[param(pattern = "^[0-9]{1,15}_[0-9]{4}\\.[0-9]{4,5}$")]
+    #[param(
+        pattern = "^[0-9]{1,15}_((0[7-9]|1[0-4])(0[1-9]|1[0-2])\\.[0-9]{4}|(1[5-9]|[2-9][0-9])(0[1-9]|1[0-2])\\.[0-9]{5})$"
+    )]
     cursor: Option<String>,
     /// Items per page, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
@@ -190,6 +194,14 @@ pub async fn list_daily_papers(
     let p = params.int("p", 0, 0, MAX_PAGE)?;
     let limit = params.int("limit", DAILY_LIMIT.0, 1, DAILY_LIMIT.1)?;
     let submitter = params.get("submitter").map(str::to_owned);
+    if submitter
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUBMITTER_CHARS)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`submitter` is longer than {MAX_SUBMITTER_CHARS} characters"
+        )));
+    }
     let window = match window {
         Some(w) => w,
         None => match state.store.latest_feed_date().await? {
@@ -258,7 +270,7 @@ pub async fn list_papers(
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref());
     let limit = params.int("limit", DAILY_LIMIT.0, 1, DAILY_LIMIT.1)?;
-    let cursor = match params.get("cursor").filter(|c| !c.is_empty()) {
+    let cursor = match params.get("cursor") {
         Some(c) => Some(PaperCursor::decode(c).ok_or_else(|| {
             ApiError::BadRequest("`cursor` is not one this server handed out".into())
         })?),
