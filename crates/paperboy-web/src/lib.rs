@@ -5,6 +5,7 @@
 
 pub mod api;
 mod error;
+pub mod feeds;
 pub mod pages;
 mod state;
 
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/style.css", get(pages::assets::stylesheet))
         .route("/healthz", get(pages::assets::health))
         .merge(api::routes())
+        .merge(feeds::routes())
         .fallback(pages::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(

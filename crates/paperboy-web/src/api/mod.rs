@@ -30,6 +30,7 @@ use utoipa::OpenApi;
 
 pub use auth::ApiUser;
 pub use markdown::paper_markdown;
+pub(crate) use papers::{Params, search};
 
 use crate::AppState;
 
