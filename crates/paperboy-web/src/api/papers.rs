@@ -171,6 +171,12 @@ pub async fn list_daily_papers(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    // The same query string within the cache's lifetime gets the same page: look it up
+    // before parsing or asking the store anything.
+    let raw_key = format!("daily-raw|{}", raw.as_deref().unwrap_or(""));
+    if let Some(hit) = state.api.cache.get(&raw_key) {
+        return Ok(page_response(hit));
+    }
     let params = Params::parse(raw.as_deref());
     let window = if let Some(d) = params.get("date") {
         Some(DateWindow::Day(parse_day(d).map_err(bad)?))
@@ -214,6 +220,7 @@ pub async fn list_daily_papers(
         submitter.as_deref().unwrap_or("\u{0}")
     );
     if let Some(hit) = state.api.cache.get(&key) {
+        state.api.cache.put(raw_key, hit.clone());
         return Ok(page_response(hit));
     }
     let page = state
@@ -249,6 +256,7 @@ pub async fn list_daily_papers(
         link,
     };
     state.api.cache.put(key, cached.clone());
+    state.api.cache.put(raw_key, cached.clone());
     Ok(page_response(cached))
 }
 
