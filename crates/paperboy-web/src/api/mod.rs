@@ -229,8 +229,9 @@ impl utoipa::Modify for BearerAuth {
 
 /// `GET /api/openapi.json`
 async fn openapi_json() -> Response {
-    match ApiDoc::openapi().to_json() {
-        Ok(json) => json_bytes(StatusCode::OK, json),
+    static DOC: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    match DOC.get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string())) {
+        Ok(json) => json_bytes(StatusCode::OK, json.clone()),
         Err(e) => {
             ApiError::BadGateway(format!("cannot render the OpenAPI document: {e}")).into_response()
         }
