@@ -1,7 +1,7 @@
 //! The API against its own OpenAPI document: `schemathesis` (from the Python venv `.ci/run`
 //! prepares) fuzzes every operation of a live server with all its checks. Zero server errors
-//! and zero schema violations, or the test fails. Skips (via `paperboy_testkit::skip`) when
-//! the venv is missing.
+//! and zero schema violations, or the test fails. Writes are fuzzed with a real token. Skips (via `paperboy_testkit::skip`) when
+//! the venv is missing. `PAPERBOY_SCHEMATHESIS_SEED` picks another seed (default 4).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +52,26 @@ fn paper(i: u32) -> NewPaper {
     p
 }
 
+const ARXIV_FIXTURE: &str = include_str!("../../paperboy-ingest/tests/fixtures/arxiv_query.xml");
+
+async fn fake_arxiv() -> String {
+    let app = axum::Router::new().route(
+        "/api/query",
+        axum::routing::get(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/atom+xml")],
+                ARXIV_FIXTURE,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let schemathesis = venv().join("bin/schemathesis");
@@ -76,11 +96,25 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    // arXiv is never reached: schemathesis has no token, so indexing stops at 401.
-    let arxiv = paperboy_ingest::ArxivClient::new(
-        "http://127.0.0.1:9",
-        std::time::Duration::from_millis(1),
-    );
+    // Indexing is fuzzed with a real token against a local fake of the arXiv API that
+    // serves a recorded response.
+    let user = store
+        .create_user(&paperboy_store::NewUser {
+            username: paperboy_core::Username::parse("fuzzer").expect("name"),
+            fullname: "Fuzzer".into(),
+            email: None,
+            password_hash: None,
+            is_admin: false,
+        })
+        .await
+        .expect("user");
+    let token = store
+        .create_api_token(user.id, "schemathesis")
+        .await
+        .expect("token")
+        .secret;
+    let arxiv =
+        paperboy_ingest::ArxivClient::new(&fake_arxiv().await, std::time::Duration::from_millis(1));
     let state = paperboy_web::AppState::new(store).with_arxiv(arxiv);
     tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
 
@@ -99,7 +133,9 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
             "--workers",
             "1",
             "--seed",
-            "4",
+            &std::env::var("PAPERBOY_SCHEMATHESIS_SEED").unwrap_or_else(|_| "4".into()),
+            "--header",
+            &format!("Authorization: Bearer {token}"),
             "--no-color",
             // Health checks judge the data generator's speed, not the server: on a loaded
             // CI machine they would fail the run for nothing.

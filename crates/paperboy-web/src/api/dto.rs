@@ -232,8 +232,11 @@ pub struct Repos {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexRequest {
-    /// The arXiv id to add, like `2310.06825`.
-    #[schema(max_length = 64)]
+    /// The arXiv id to add, like `2310.06825` (a version, `2310.06825v2`, is allowed).
+    #[schema(
+        max_length = 64,
+        pattern = "^((0[7-9]|1[0-4])(0[1-9]|1[0-2])\\.[0-9]{4}|(1[5-9]|[2-9][0-9])(0[1-9]|1[0-2])\\.[0-9]{5})(v[1-9][0-9]{0,3})?$"
+    )]
     pub arxiv_id: String,
 }
 

@@ -59,7 +59,16 @@ pub async fn index_paper(
     body: Result<Json<IndexRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(request) = body.map_err(json_rejection)?;
-    let id = ArxivId::parse(&request.arxiv_id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Exactly a new-style id, as huggingface.co takes it: no prefix, no white space.
+    let id = ArxivId::parse(&request.arxiv_id)
+        .ok()
+        .filter(|id| id.to_string() == request.arxiv_id && !id.base().contains('/'))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`arxivId` must be an arXiv id like 2310.06825, not `{}`",
+                request.arxiv_id.chars().take(64).collect::<String>()
+            ))
+        })?;
     if !state.api.allow_write(user.id) {
         return Err(ApiError::TooManyRequests(format!(
             "at most {} papers a minute; try again shortly",

@@ -178,15 +178,22 @@ pub async fn list_daily_papers(
         return Ok(page_response(hit));
     }
     let params = Params::parse(raw.as_deref());
-    let window = if let Some(d) = params.get("date") {
-        Some(DateWindow::Day(parse_day(d).map_err(bad)?))
-    } else if let Some(w) = params.get("week") {
-        Some(DateWindow::Week(IsoWeek::parse(w).map_err(bad)?))
-    } else if let Some(m) = params.get("month") {
-        Some(DateWindow::Month(YearMonth::parse(m).map_err(bad)?))
-    } else {
-        None
-    };
+    // Every window parameter given must be valid; the narrowest one is used.
+    let day = params.get("date").map(parse_day).transpose().map_err(bad)?;
+    let week = params
+        .get("week")
+        .map(IsoWeek::parse)
+        .transpose()
+        .map_err(bad)?;
+    let month = params
+        .get("month")
+        .map(YearMonth::parse)
+        .transpose()
+        .map_err(bad)?;
+    let window = day
+        .map(DateWindow::Day)
+        .or(week.map(DateWindow::Week))
+        .or(month.map(DateWindow::Month));
     let sort = match params.get("sort") {
         None | Some("publishedAt") => FeedSort::PublishedAt,
         Some("trending") => FeedSort::Trending,
