@@ -6,12 +6,14 @@
 
 pub mod arxiv_id;
 pub mod dates;
+pub mod highlight;
 pub mod paper;
 pub mod trending;
 pub mod user;
 
 pub use arxiv_id::{ArxivId, ArxivIdError};
 pub use dates::{DateError, DateWindow, IsoWeek, YearMonth, format_hf_timestamp};
+pub use highlight::{Segment, SegmentKind, highlight};
 pub use paper::{
     Author, FeedEntry, NewAuthor, NewFeedEntry, NewPaper, OrgRef, Organization, Paper,
     StoredUserRef, UserRef,

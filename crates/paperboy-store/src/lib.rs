@@ -4,6 +4,7 @@
 //! Both backends pass the same conformance suite (`tests/conformance.rs`). Each owns its
 //! migrations (`migrations/sqlite`, `migrations/postgres`), applied when the store opens.
 
+pub mod api;
 mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, NewPaper, Paper};
 
+pub use api::{ApiToken, CreatedApiToken};
 pub use model::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
@@ -156,6 +158,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Which of `ids` the user upvoted (base ids).
     async fn voted_among(&self, user_id: i64, ids: &[ArxivId]) -> StoreResult<Vec<String>>;
+
+    // ---- api ----
+
+    /// Papers whose title, abstract or authors hold every word of `query`
+    /// (case-insensitive), most matches first, then most upvotes. An empty query finds
+    /// nothing. Backs `/api/papers/search` until the search crate replaces it.
+    async fn search_papers_simple(&self, query: &str, limit: u32) -> StoreResult<Vec<Paper>>;
+
+    /// Papers submitted to the daily list for the organization `name`, newest first.
+    async fn feed_by_organization(&self, name: &str, limit: u32) -> StoreResult<Vec<Paper>>;
+
+    /// Creates a personal API token for `user_id` labelled `name`; the secret is in the
+    /// result only (the store keeps its SHA-256). An unknown user is [`StoreError::NotFound`].
+    async fn create_api_token(&self, user_id: i64, name: &str) -> StoreResult<CreatedApiToken>;
+
+    /// `user_id`'s tokens that are not revoked, oldest first.
+    async fn api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>>;
+
+    /// Revokes `user_id`'s token `token_id`; `false` if there was no such live token.
+    async fn revoke_api_token(&self, user_id: i64, token_id: i64) -> StoreResult<bool>;
+
+    /// The owner of a live token with this secret (and records the use), or `None`.
+    async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<User>>;
 }
 
 /// Opens the store a configuration names: a `postgres://` (or `postgresql://`) URL selects

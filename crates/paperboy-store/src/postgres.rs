@@ -11,6 +11,7 @@ use paperboy_core::{ArxivId, FeedEntry, NewPaper, Organization, Paper, StoredUse
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
+use crate::api::{ApiToken, CreatedApiToken};
 use crate::model::{authors_from_json, authors_to_json};
 use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
@@ -21,6 +22,7 @@ use crate::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_community.sql"),
+    include_str!("../migrations/postgres/0003_api.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -974,5 +976,117 @@ impl Store for PgStore {
             .iter()
             .map(|r| r.get(0))
             .collect())
+    }
+
+    // ---- api ----
+
+    async fn search_papers_simple(&self, query: &str, limit: u32) -> StoreResult<Vec<Paper>> {
+        let words = crate::api::search_words(query);
+        if words.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut sql = format!("SELECT {PAPER_COLUMNS} WHERE NOT p.hidden");
+        for i in 1..=words.len() {
+            sql.push_str(&format!(
+                " AND (p.title ILIKE ${i} OR p.summary ILIKE ${i} OR p.authors::text ILIKE ${i})"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY upvotes DESC, p.published_at DESC LIMIT {}",
+            crate::api::SEARCH_CANDIDATES
+        ));
+        let patterns: Vec<String> = words.iter().map(|w| crate::api::like_pattern(w)).collect();
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = patterns
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let papers = self.query_papers(&sql, &params).await?;
+        Ok(crate::api::rank_search(papers, &words, limit))
+    }
+
+    async fn feed_by_organization(&self, name: &str, limit: u32) -> StoreResult<Vec<Paper>> {
+        self.query_papers(
+            &format!(
+                "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden AND o.name = $1
+                 ORDER BY d.submitted_at DESC, p.id DESC LIMIT $2"
+            ),
+            &[&name, &i64::from(limit)],
+        )
+        .await
+    }
+
+    async fn create_api_token(&self, user_id: i64, name: &str) -> StoreResult<CreatedApiToken> {
+        let secret = crate::api::generate_token_secret();
+        let hash = crate::api::hash_token(&secret);
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at)
+                 SELECT id, $2, $3, now() FROM users WHERE id = $1
+                 RETURNING id, created_at",
+                &[&user_id, &name, &hash],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {user_id}")))?;
+        Ok(CreatedApiToken {
+            token: ApiToken {
+                id: row.try_get(0)?,
+                user_id,
+                name: name.to_owned(),
+                created_at: row.try_get(1)?,
+                last_used_at: None,
+            },
+            secret,
+        })
+    }
+
+    async fn api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens
+                 WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id",
+                &[&user_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: r.try_get(0)?,
+                    user_id: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                    last_used_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_api_token(&self, user_id: i64, token_id: i64) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE api_tokens SET revoked_at = now()
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                &[&token_id, &user_id],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<User>> {
+        let hash = crate::api::hash_token(secret);
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "WITH t AS (UPDATE api_tokens SET last_used_at = now()
+                         WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id)
+                     SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM t)"
+                ),
+                &[&hash],
+            )
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 }

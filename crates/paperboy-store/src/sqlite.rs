@@ -13,6 +13,7 @@ use paperboy_core::{
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
+use crate::api::{ApiToken, CreatedApiToken};
 use crate::model::{authors_from_json, authors_to_json};
 use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
@@ -23,6 +24,7 @@ use crate::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_community.sql"),
+    include_str!("../migrations/sqlite/0003_api.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
@@ -145,8 +147,10 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let applied: usize =
-        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    // The version is read under the write lock (an IMMEDIATE transaction), so two processes
+    // opening a new database at once cannot both apply the same migration.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if applied > MIGRATIONS.len() {
         return Err(StoreError::Migration(format!(
             "the database is at schema version {applied}, newer than this Paperboy knows ({}); upgrade Paperboy",
@@ -154,13 +158,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)
             .map_err(|e| StoreError::Migration(format!("SQLite migration {}: {e}", i + 1)))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
         tracing::info!(version = i + 1, "applied SQLite migration");
     }
+    tx.commit()?;
     Ok(())
 }
 
@@ -1013,6 +1016,150 @@ impl Store for SqliteStore {
                 }
             }
             Ok(voted)
+        })
+        .await
+    }
+
+    // ---- api ----
+
+    async fn search_papers_simple(&self, query: &str, limit: u32) -> StoreResult<Vec<Paper>> {
+        let words = crate::api::search_words(query);
+        if words.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |conn| {
+            // SQLite's LIKE ignores ASCII case; the ranking re-checks with Unicode case.
+            let mut sql = format!("SELECT {PAPER_COLUMNS} WHERE p.hidden = 0");
+            for i in 1..=words.len() {
+                sql.push_str(&format!(
+                    " AND (p.title LIKE ?{i} ESCAPE '\\' OR p.summary LIKE ?{i} ESCAPE '\\'
+                          OR p.authors LIKE ?{i} ESCAPE '\\')"
+                ));
+            }
+            sql.push_str(&format!(
+                " ORDER BY upvotes DESC, p.published_at DESC LIMIT {}",
+                crate::api::SEARCH_CANDIDATES
+            ));
+            let patterns: Vec<String> = words.iter().map(|w| crate::api::like_pattern(w)).collect();
+            let params: Vec<&dyn rusqlite::ToSql> =
+                patterns.iter().map(|p| p as &dyn rusqlite::ToSql).collect();
+            let papers = query_papers(conn, &sql, &params)?;
+            Ok(crate::api::rank_search(papers, &words, limit))
+        })
+        .await
+    }
+
+    async fn feed_by_organization(&self, name: &str, limit: u32) -> StoreResult<Vec<Paper>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            query_papers(
+                conn,
+                &format!(
+                    "SELECT {PAPER_COLUMNS} WHERE p.hidden = 0 AND o.name = ?1
+                     ORDER BY d.submitted_at DESC, p.id DESC LIMIT ?2"
+                ),
+                &[&name, &i64::from(limit)],
+            )
+        })
+        .await
+    }
+
+    async fn create_api_token(&self, user_id: i64, name: &str) -> StoreResult<CreatedApiToken> {
+        let name = name.to_owned();
+        let secret = crate::api::generate_token_secret();
+        let hash = crate::api::hash_token(&secret);
+        self.write(move |conn| {
+            let exists = conn
+                .query_row("SELECT 1 FROM users WHERE id = ?1", [user_id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !exists {
+                return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            let now = now_ms();
+            let id: i64 = conn.query_row(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                params![user_id, name, hash, now],
+                |r| r.get(0),
+            )?;
+            Ok(CreatedApiToken {
+                token: ApiToken {
+                    id,
+                    user_id,
+                    name,
+                    created_at: from_ms(now)?,
+                    last_used_at: None,
+                },
+                secret,
+            })
+        })
+        .await
+    }
+
+    async fn api_tokens(&self, user_id: i64) -> StoreResult<Vec<ApiToken>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens
+                 WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([user_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, user_id, name, created, used) = row?;
+                Ok(ApiToken {
+                    id,
+                    user_id,
+                    name,
+                    created_at: from_ms(created)?,
+                    last_used_at: used.map(from_ms).transpose()?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn revoke_api_token(&self, user_id: i64, token_id: i64) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE api_tokens SET revoked_at = ?1
+                 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL",
+                params![now_ms(), token_id, user_id],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<User>> {
+        let hash = crate::api::hash_token(secret);
+        self.write(move |conn| {
+            let user_id: Option<i64> = conn
+                .query_row(
+                    "UPDATE api_tokens SET last_used_at = ?1
+                     WHERE token_hash = ?2 AND revoked_at IS NULL RETURNING user_id",
+                    params![now_ms(), hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(user_id) = user_id else {
+                return Ok(None);
+            };
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [user_id],
+                user_from_row,
+            )
+            .optional()?
+            .transpose()
         })
         .await
     }

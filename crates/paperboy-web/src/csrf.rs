@@ -1,5 +1,5 @@
-//! Cross-site request forgery protection: every state-changing request (anything but GET,
-//! HEAD, OPTIONS) outside the token-authenticated `/api/` and the one-click `/unsubscribe/`
+//! Cross-site request forgery protection: every state-changing request (POST, PUT, PATCH,
+//! DELETE) outside the token-authenticated `/api/` and the one-click `/unsubscribe/`
 //! endpoints must carry the value of the visitor's CSRF cookie, as a `csrf_token` form field
 //! or an `X-CSRF-Token` header; otherwise it is refused with 403. The cookie is set on the
 //! visitor's first request (`__Host-` prefixed, so no other origin can plant it).
@@ -22,49 +22,59 @@ fn exempt(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/unsubscribe/")
 }
 
-/// The middleware.
-pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Gives every visitor a CSRF cookie (on the first response) and every handler the token,
+/// as the [`CsrfToken`] extension. Runs on every request.
+pub async fn issue(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let name = state.cookies.csrf_name();
     let existing = cookie(request.headers(), name).map(str::to_owned);
-    let (mut parts, body) = request.into_parts();
-    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let body = if unsafe_method && !exempt(parts.uri.path()) {
-        let Some(expected) = existing.as_deref() else {
-            return AppError::Forbidden(
-                "This form has expired. Reload the page and try again.".into(),
-            )
-            .into_response();
-        };
-        let from_header = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(b) => b,
-            Err(_) => return AppError::PayloadTooLarge.into_response(),
-        };
-        let from_form = form_field(&bytes, "csrf_token");
-        let given = from_header.or(from_form).unwrap_or_default();
-        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            return AppError::Forbidden(
-                "This form has expired. Reload the page and try again.".into(),
-            )
-            .into_response();
-        }
-        Body::from(bytes)
-    } else {
-        body
-    };
     let token = existing.clone().unwrap_or_else(new_token);
-    parts.extensions.insert(CsrfToken(token.clone()));
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut response = next.run(request).await;
     if existing.is_none()
         && let Ok(v) = HeaderValue::from_str(&state.cookies.set(name, &token, 365 * 24 * 3600))
     {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
+}
+
+/// Refuses a state-changing request whose token does not match the visitor's cookie. Layered
+/// on the routers of the HTML forms only, so that a method a route does not serve still gets
+/// the router's 405.
+pub async fn verify(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let unsafe_method = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if !unsafe_method || exempt(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let refused = || {
+        AppError::Forbidden("This form has expired. Reload the page and try again.".into())
+            .into_response()
+    };
+    let Some(expected) = cookie(request.headers(), state.cookies.csrf_name()).map(str::to_owned)
+    else {
+        return refused();
+    };
+    let (parts, body) = request.into_parts();
+    let from_header = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return AppError::PayloadTooLarge.into_response(),
+    };
+    let given = from_header
+        .or_else(|| form_field(&bytes, "csrf_token"))
+        .unwrap_or_default();
+    if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        return refused();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {

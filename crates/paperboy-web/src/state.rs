@@ -19,12 +19,15 @@ pub struct AppState {
     pub cookies: CookiePolicy,
     /// Rate limits.
     pub limiter: Arc<RateLimiter>,
-    /// Fetches submitted papers' metadata from arXiv's fixed host.
+    /// Fetches submitted papers' metadata (the submit page, `POST /api/papers/index`): always
+    /// the configured base URL, never one a request names.
     pub arxiv: ArxivClient,
     /// Rendered list pages for anonymous visitors.
     pub pages: Arc<crate::cache::PageCache>,
     /// A folder served as-is under `/public/` (logos, a robots.txt, benchmark baselines).
     pub public_dir: Option<std::path::PathBuf>,
+    /// The JSON API's caches and rate limits.
+    pub(crate) api: Arc<crate::api::ApiShared>,
 }
 
 impl AppState {
@@ -41,6 +44,14 @@ impl AppState {
             ),
             public_dir: None,
             pages: Arc::new(crate::cache::PageCache::default()),
+            api: Arc::new(crate::api::ApiShared::default()),
         }
+    }
+
+    /// The same state with another arXiv client (a configured base URL, or a local fake in
+    /// tests).
+    pub fn with_arxiv(mut self, arxiv: ArxivClient) -> Self {
+        self.arxiv = arxiv;
+        self
     }
 }

@@ -170,6 +170,39 @@ async fn not_pwned(client: &Client) -> bool {
         .unwrap_or(false)
 }
 
+/// Waits until the page's HTML contains `text` (a click that submits a form returns before
+/// the next page has loaded).
+async fn wait_for_text(client: &Client, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let html = client.source().await.expect("html");
+        if html.contains(text) {
+            return html;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never saw {text:?} in {html}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the page's address ends with `path`.
+async fn wait_for_path(client: &Client, path: &str) {
+    let started = Instant::now();
+    loop {
+        let url = client.current_url().await.expect("url");
+        if url.path().ends_with(path) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never reached {path}: at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn fill(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await.expect(css);
     field.clear().await.expect("clear");
@@ -222,14 +255,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("click");
-    assert!(
-        client
-            .current_url()
-            .await
-            .expect("url")
-            .path()
-            .ends_with("/papers/date/2025-10-28")
-    );
+    wait_for_path(&client, "/papers/date/2025-10-28").await;
     assert!(
         client
             .source()
@@ -249,14 +275,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("click");
-    assert!(
-        client
-            .current_url()
-            .await
-            .expect("url")
-            .path()
-            .ends_with("/papers/2510.00002")
-    );
+    wait_for_path(&client, "/papers/2510.00002").await;
     screenshot(&client, "paper").await;
 
     // Sign up.
@@ -275,10 +294,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("submit");
-    assert!(
-        client.source().await.expect("html").contains("Sign out"),
-        "signed in after sign-up"
-    );
+    wait_for_text(&client, "Sign out").await;
 
     // Sign out, then sign in again.
     client
@@ -288,6 +304,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("click");
+    wait_for_text(&client, "Sign up").await;
     client
         .goto(&format!("{base}/signin"))
         .await
@@ -301,10 +318,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("submit");
-    assert!(
-        client.source().await.expect("html").contains("Sign out"),
-        "signed in"
-    );
+    wait_for_text(&client, "Sign out").await;
 
     // Upvote and comment on the paper.
     client
@@ -318,6 +332,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("click");
+    wait_for_text(&client, "aria-pressed=\"true\"").await;
     let pressed = client
         .find(Locator::Css("form.votes button"))
         .await
@@ -343,6 +358,7 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("click");
+    wait_for_text(&client, "class=\"comment-body\"").await;
     let body = client
         .find(Locator::Css(".comment-body"))
         .await
@@ -369,21 +385,12 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .click()
         .await
         .expect("submit");
-    assert!(
-        client
-            .current_url()
-            .await
-            .expect("url")
-            .path()
-            .ends_with("/papers/2510.03456")
-    );
-    assert!(
-        client
-            .source()
-            .await
-            .expect("html")
-            .contains("Grounded Retrieval for Low-Resource Machine Translation")
-    );
+    wait_for_path(&client, "/papers/2510.03456").await;
+    wait_for_text(
+        &client,
+        "Grounded Retrieval for Low-Resource Machine Translation",
+    )
+    .await;
     let today = store
         .paper(&ArxivId::parse("2510.03456").expect("id"))
         .await

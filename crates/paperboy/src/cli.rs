@@ -60,6 +60,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage personal API tokens (`Authorization: Bearer …` on the API's write endpoints).
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +80,34 @@ enum UserCommand {
         /// Make the account an administrator (moderation).
         #[arg(long)]
         admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print its secret (shown this once; only a hash is kept).
+    Create {
+        /// The user's username.
+        #[arg(long)]
+        user: String,
+        /// A label for the token ("laptop", "CI").
+        #[arg(long)]
+        name: String,
+    },
+    /// List a user's live tokens.
+    List {
+        /// The user's username.
+        #[arg(long)]
+        user: String,
+    },
+    /// Revoke a token by its id (from `token list`).
+    Revoke {
+        /// The user's username.
+        #[arg(long)]
+        user: String,
+        /// The token's id.
+        #[arg(long)]
+        id: i64,
     },
 }
 
@@ -181,7 +212,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             fullname,
             admin,
         }) => create_user(&cli.settings, username, email, fullname, admin).await,
+        Command::Token(command) => token(&cli.settings, command).await,
     }
+}
+
+async fn token(settings: &Settings, command: TokenCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let user_of = |name: String| {
+        let store = store.clone();
+        async move {
+            store
+                .user_by_name(&name)
+                .await?
+                .with_context(|| format!("there is no user `{name}`"))
+        }
+    };
+    match command {
+        TokenCommand::Create { user, name } => {
+            let name = name.trim();
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().count() <= 100,
+                "a token name is 1 to 100 characters"
+            );
+            let user = user_of(user).await?;
+            let created = store.create_api_token(user.id, name).await?;
+            eprintln!(
+                "Created token {} \"{}\" for {}. Copy it now: it is not shown again.",
+                created.token.id, created.token.name, user.username
+            );
+            println!("{}", created.secret);
+        }
+        TokenCommand::List { user } => {
+            let user = user_of(user).await?;
+            for t in store.api_tokens(user.id).await? {
+                println!(
+                    "{}\t{}\tcreated {}\tlast used {}",
+                    t.id,
+                    t.name,
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    t.last_used_at.map_or_else(
+                        || "never".to_owned(),
+                        |d| d.format("%Y-%m-%d %H:%M").to_string()
+                    )
+                );
+            }
+        }
+        TokenCommand::Revoke { user, id } => {
+            let user = user_of(user).await?;
+            anyhow::ensure!(
+                store.revoke_api_token(user.id, id).await?,
+                "{} has no live token {id}",
+                user.username
+            );
+            println!("Revoked token {id}.");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {

@@ -306,3 +306,70 @@ async fn user_create_makes_an_administrator_with_an_argon2id_password() {
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_create_prints_a_secret_that_authenticates_its_user_and_list_and_revoke_work() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    {
+        let store = open(&data).await;
+        store
+            .create_user(&paperboy_store::NewUser {
+                username: paperboy_core::Username::parse("ada").expect("name"),
+                fullname: "Ada Lovelace".into(),
+                email: None,
+                password_hash: None,
+                is_admin: false,
+            })
+            .await
+            .expect("user");
+    }
+    let out = paperboy(&data)
+        .args(["token", "create", "--user", "ada", "--name", "laptop"])
+        .output()
+        .expect("token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(secret.starts_with("pb_") && secret.len() > 32, "{secret}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not shown again"));
+    let store = open(&data).await;
+    let user = store
+        .authenticate_api_token(&secret)
+        .await
+        .expect("auth")
+        .expect("the token's user");
+    assert_eq!(user.username, "ada");
+
+    let out = paperboy(&data)
+        .args(["token", "list", "--user", "ada"])
+        .output()
+        .expect("token list");
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listed.contains("laptop"), "{listed}");
+    assert!(!listed.contains(&secret[3..]), "the secret is never listed");
+    let id = listed.split('\t').next().expect("id").to_owned();
+    assert!(
+        paperboy(&data)
+            .args(["token", "revoke", "--user", "ada", "--id", &id])
+            .status()
+            .expect("revoke")
+            .success()
+    );
+    assert!(
+        store
+            .authenticate_api_token(&secret)
+            .await
+            .expect("auth")
+            .is_none()
+    );
+    let out = paperboy(&data)
+        .args(["token", "create", "--user", "nobody", "--name", "x"])
+        .output()
+        .expect("token create");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user `nobody`"));
+}

@@ -47,6 +47,9 @@ pub async fn show_paper(
     user: CurrentUser,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
+    if let Some(markdown) = crate::api::paper_markdown(&state, &raw).await {
+        return Ok(markdown);
+    }
     let id = ArxivId::parse(&raw).map_err(|e| AppError::NotFound(e.to_string()))?;
     if id.version().is_some() {
         // One page per paper, whatever the version.

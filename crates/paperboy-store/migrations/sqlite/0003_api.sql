@@ -1,0 +1,11 @@
+-- Personal API tokens (issue 4): the secret is shown once; only its SHA-256 (hex) is kept.
+CREATE TABLE api_tokens (
+    id            INTEGER PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    token_hash    TEXT NOT NULL UNIQUE,
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER,
+    revoked_at    INTEGER
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id);

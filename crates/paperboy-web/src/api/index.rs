@@ -1,0 +1,116 @@
+//! `POST /api/papers/index`: a token holder adds an arXiv paper to today's daily list. The
+//! metadata come from the configured arXiv API (never a URL the request names); a paper
+//! already on the list is returned as it is.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use paperboy_core::{ArxivId, NewFeedEntry, UserRef};
+
+use super::dto::{self, IndexRequest, PaperInfo};
+use super::{ApiError, ApiUser, json_bytes};
+use crate::AppState;
+
+fn json_rejection(e: JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(format!(
+            "the body is larger than {} bytes",
+            super::MAX_API_BODY_BYTES
+        ))
+    } else {
+        ApiError::BadRequest(format!(
+            "the body must be JSON like {{\"arxivId\": \"2310.06825\"}}: {}",
+            e.body_text().chars().take(200).collect::<String>()
+        ))
+    }
+}
+
+fn paper_json(status: StatusCode, paper: &paperboy_core::Paper) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(&PaperInfo::from_paper(paper))
+        .map_err(|e| ApiError::BadGateway(format!("cannot serialize: {e}")))?;
+    Ok(json_bytes(status, body))
+}
+
+/// `POST /api/papers/index`
+#[utoipa::path(
+    post,
+    path = "/api/papers/index",
+    request_body = IndexRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The paper was already on the daily list", body = PaperInfo),
+        (status = 201, description = "The paper was added to today's list", body = PaperInfo),
+        (status = 400, description = "Not JSON, or not an arXiv id", body = dto::ErrorBody),
+        (status = 401, description = "No valid token", body = dto::ErrorBody),
+        (status = 403, description = "The account is suspended", body = dto::ErrorBody),
+        (status = 404, description = "arXiv does not know the paper", body = dto::ErrorBody),
+        (status = 413, description = "The body is too large", body = dto::ErrorBody),
+        (status = 429, description = "Too many writes; try again in a minute", body = dto::ErrorBody),
+        (status = 502, description = "arXiv could not be reached", body = dto::ErrorBody),
+    ),
+    tag = "papers"
+)]
+pub async fn index_paper(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    body: Result<Json<IndexRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(request) = body.map_err(json_rejection)?;
+    // Exactly a new-style id, as huggingface.co takes it: no prefix, no white space.
+    let id = ArxivId::parse(&request.arxiv_id)
+        .ok()
+        .filter(|id| id.to_string() == request.arxiv_id && !id.base().contains('/'))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`arxivId` must be an arXiv id like 2310.06825, not `{}`",
+                request.arxiv_id.chars().take(64).collect::<String>()
+            ))
+        })?;
+    if !state.api.allow_write(user.id) {
+        return Err(ApiError::TooManyRequests(format!(
+            "at most {} papers a minute; try again shortly",
+            super::WRITES_PER_MINUTE
+        )));
+    }
+    if let Some(existing) = state.store.paper(&id).await?
+        && existing.feed.is_some()
+    {
+        return paper_json(StatusCode::OK, &existing);
+    }
+    let fetched = state
+        .arxiv
+        .fetch_ids(std::slice::from_ref(&id))
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "arXiv fetch for /api/papers/index failed");
+            ApiError::BadGateway("arXiv could not be reached; try again later".into())
+        })?;
+    let mut paper = fetched
+        .into_iter()
+        .find(|p| p.id.base() == id.base())
+        .ok_or_else(|| ApiError::NotFound(format!("arXiv does not know the paper {id}")))?;
+    let now = Utc::now();
+    paper.feed = Some(NewFeedEntry {
+        feed_date: now.date_naive(),
+        submitted_at: now,
+        submitter: Some(UserRef {
+            username: user.username.clone(),
+            fullname: user.fullname.clone(),
+            avatar_url: user.avatar_url.clone(),
+        }),
+        organization: None,
+    });
+    state
+        .store
+        .upsert_papers(std::slice::from_ref(&paper))
+        .await?;
+    let stored = state
+        .store
+        .paper(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("the paper {id} vanished")))?;
+    paper_json(StatusCode::CREATED, &stored)
+}

@@ -1,0 +1,239 @@
+//! The huggingface.co-compatible JSON API (`/api/…`, plus `/papers/{id}.md`): the daily list,
+//! papers, search, the catalogue, personal-token writes, and the OpenAPI document that
+//! describes it all (`/api/openapi.json`, generated from this code with `utoipa`).
+//!
+//! Error policy: every failure under `/api/` is JSON `{"error": "…"}` with its status
+//! (400 bad input, 401 no or bad token, 403 suspended, 404 unknown, 413 body too large,
+//! 429 too many writes, 502 arXiv unreachable); bad input is never a 500. Handlers parse the
+//! query string themselves, so no extractor rejection can answer in another format, and
+//! [`json_errors`] turns anything axum answers on its own (405, 413…) into the same shape.
+
+mod auth;
+mod cache;
+pub mod dto;
+mod index;
+mod markdown;
+mod papers;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use paperboy_store::StoreError;
+use utoipa::OpenApi;
+
+pub use auth::ApiUser;
+pub use markdown::paper_markdown;
+pub(crate) use papers::{Params, search};
+
+use crate::AppState;
+
+/// The largest JSON body a write endpoint accepts, in bytes.
+pub const MAX_API_BODY_BYTES: usize = 16 * 1024;
+
+/// Writes (`POST /api/papers/index`) one user may make per minute.
+pub const WRITES_PER_MINUTE: u32 = 30;
+
+/// What the API keeps between requests: serialized pages for a short time, write counts.
+#[derive(Default)]
+pub struct ApiShared {
+    pub(crate) cache: cache::ResponseCache,
+    writes: Mutex<HashMap<i64, (Instant, u32)>>,
+}
+
+impl ApiShared {
+    /// Counts a write by `user_id`; `false` when the user is over [`WRITES_PER_MINUTE`].
+    fn allow_write(&self, user_id: i64) -> bool {
+        let mut writes = self
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let entry = writes.entry(user_id).or_insert((now, 0));
+        if now.duration_since(entry.0).as_secs() >= 60 {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= WRITES_PER_MINUTE
+    }
+}
+
+/// An API failure, answered as JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing here.
+    #[error("{0}")]
+    NotFound(String),
+    /// The body is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Too many requests.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// A source Paperboy relies on failed.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The store failed.
+    #[error("storage error: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A JSON error response.
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::to_vec(&dto::ErrorBody {
+        error: message.to_owned(),
+    })
+    .unwrap_or_else(|_| b"{\"error\":\"error\"}".to_vec());
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "API request failed");
+        }
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "Something went wrong on our side. Please try again in a moment.".to_owned()
+        } else {
+            self.to_string()
+        };
+        error_response(status, &message)
+    }
+}
+
+/// A JSON response from bytes already serialized.
+pub(crate) fn json_bytes(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Turns any error answer that is not JSON yet (axum's own 405, 413, …) into
+/// `{"error": "…"}` with the same status.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let mut r = error_response(status, status.canonical_reason().unwrap_or("error"));
+        if let Some(allow) = response.headers().get(header::ALLOW) {
+            r.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return r;
+    }
+    response
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound("There is no API endpoint at this address.".into())
+}
+
+/// The API's routes, merged into the application router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/daily_papers", get(papers::list_daily_papers))
+        .route("/api/papers", get(papers::list_papers))
+        .route("/api/papers/search", get(papers::search_papers))
+        .route(
+            "/api/papers/index",
+            post(index::index_paper).layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES)),
+        )
+        .route("/api/papers/{id}", get(papers::get_paper))
+        .route("/api/arxiv/{id}/repos", get(papers::get_repos))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// The OpenAPI document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Paperboy API",
+        description = "A huggingface.co-compatible papers API: the daily list, papers, search, and the catalogue. Read endpoints are public; writes take a personal token (`Authorization: Bearer …`).",
+        version = "1"
+    ),
+    paths(
+        papers::list_daily_papers,
+        papers::list_papers,
+        papers::search_papers,
+        papers::get_paper,
+        papers::get_repos,
+        index::index_paper,
+        markdown::paper_markdown_doc,
+    ),
+    components(schemas(dto::ErrorBody, dto::DailyItem, dto::SearchItem, dto::PaperInfo, dto::Repos, dto::IndexRequest)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /api/openapi.json`
+async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    match DOC.get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string())) {
+        Ok(json) => json_bytes(StatusCode::OK, json.clone()),
+        Err(e) => {
+            ApiError::BadGateway(format!("cannot render the OpenAPI document: {e}")).into_response()
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! RSS 2.0 and Atom feeds: the daily list (latest day or a given day), trending, a search
+//! query, an organization and an author. Every feed lives under `/feeds/{rss|atom}/…`; pages
+//! point at theirs with `<link rel="alternate">` (see [`alternates`]).
+
+use atom_syndication as atom;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, FixedOffset, Utc};
+use paperboy_core::dates::parse_day;
+use paperboy_core::{DateWindow, IsoWeek, Paper};
+use paperboy_store::{FeedQuery, FeedSort};
+
+use crate::api::Params;
+use crate::{AppError, AppState};
+
+/// Most entries in a feed.
+const FEED_LIMIT: u32 = 50;
+/// Longest search query of a search feed, in characters.
+const MAX_QUERY_CHARS: usize = 250;
+
+/// The feeds' routes, merged into the application router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/feeds/{format}/daily", get(daily_latest))
+        .route("/feeds/{format}/daily/{date}", get(daily_on))
+        .route("/feeds/{format}/trending", get(trending))
+        .route("/feeds/{format}/search", get(search))
+        .route("/feeds/{format}/orgs/{name}", get(organization))
+        .route("/feeds/{format}/authors/{name}", get(author))
+}
+
+/// A feed format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// RSS 2.0.
+    Rss,
+    /// Atom 1.0.
+    Atom,
+}
+
+impl Format {
+    fn parse(s: &str) -> Result<Self, AppError> {
+        match s {
+            "rss" => Ok(Self::Rss),
+            "atom" => Ok(Self::Atom),
+            _ => Err(AppError::NotFound(
+                "Feeds come as `rss` or `atom`: /feeds/rss/… or /feeds/atom/…".into(),
+            )),
+        }
+    }
+}
+
+/// The `<link rel="alternate">` targets of a page: (title, MIME type, path) for RSS and Atom.
+pub fn alternates(title: &str, path: &str) -> Vec<(String, &'static str, String)> {
+    vec![
+        (
+            format!("{title} (RSS)"),
+            "application/rss+xml",
+            format!("/feeds/rss/{path}"),
+        ),
+        (
+            format!("{title} (Atom)"),
+            "application/atom+xml",
+            format!("/feeds/atom/{path}"),
+        ),
+    ]
+}
+
+/// What a feed is about.
+struct FeedInfo {
+    title: String,
+    /// The HTML page the feed mirrors (a path).
+    page: String,
+}
+
+/// `http(s)://host` of the request, for absolute links in feeds.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+fn when(p: &Paper) -> DateTime<Utc> {
+    p.feed.as_ref().map_or(p.published_at, |f| f.submitted_at)
+}
+
+fn authors_line(p: &Paper) -> String {
+    p.visible_authors()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render(
+    format: Format,
+    origin: &str,
+    self_path: &str,
+    info: &FeedInfo,
+    papers: &[Paper],
+) -> Response {
+    let page = format!("{origin}{}", info.page);
+    let self_url = format!("{origin}{self_path}");
+    let updated = papers
+        .iter()
+        .map(when)
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    let (body, content_type) = match format {
+        Format::Rss => {
+            let items: Vec<rss::Item> = papers
+                .iter()
+                .map(|p| {
+                    let url = format!("{origin}/papers/{}", p.id.base());
+                    let mut item = rss::Item::default();
+                    item.set_title(p.title.clone());
+                    item.set_link(url.clone());
+                    item.set_description(format!("{} — {}", authors_line(p), p.summary));
+                    item.set_pub_date(when(p).to_rfc2822());
+                    item.set_guid(rss::Guid {
+                        value: url,
+                        permalink: true,
+                    });
+                    item
+                })
+                .collect();
+            let mut channel = rss::Channel::default();
+            channel.set_title(info.title.clone());
+            channel.set_link(page);
+            channel.set_description(format!("{} — Paperboy", info.title));
+            channel.set_last_build_date(updated.to_rfc2822());
+            channel.set_generator("Paperboy".to_owned());
+            channel.set_items(items);
+            (channel.to_string(), "application/rss+xml; charset=utf-8")
+        }
+        Format::Atom => {
+            let fixed = |t: DateTime<Utc>| -> DateTime<FixedOffset> { t.fixed_offset() };
+            let link = |href: String, rel: &str| {
+                let mut l = atom::Link::default();
+                l.set_href(href);
+                l.set_rel(rel.to_owned());
+                l
+            };
+            let entries: Vec<atom::Entry> = papers
+                .iter()
+                .map(|p| {
+                    let url = format!("{origin}/papers/{}", p.id.base());
+                    let mut e = atom::Entry::default();
+                    e.set_title(atom::Text::plain(p.title.clone()));
+                    e.set_id(url.clone());
+                    e.set_links(vec![link(url, "alternate")]);
+                    e.set_updated(fixed(when(p)));
+                    e.set_published(Some(fixed(p.published_at)));
+                    e.set_summary(Some(atom::Text::plain(p.summary.clone())));
+                    e.set_authors(
+                        p.visible_authors()
+                            .map(|a| {
+                                let mut person = atom::Person::default();
+                                person.set_name(a.name.clone());
+                                person
+                            })
+                            .collect::<Vec<_>>(),
+                    );
+                    e
+                })
+                .collect();
+            let mut feed = atom::Feed::default();
+            feed.set_title(atom::Text::plain(info.title.clone()));
+            feed.set_id(self_url.clone());
+            feed.set_updated(fixed(updated));
+            feed.set_links(vec![link(page, "alternate"), link(self_url, "self")]);
+            let mut author = atom::Person::default();
+            author.set_name("Paperboy".to_owned());
+            feed.set_authors(vec![author]);
+            feed.set_entries(entries);
+            (feed.to_string(), "application/atom+xml; charset=utf-8")
+        }
+    };
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
+async fn day_feed(
+    state: &AppState,
+    format: Format,
+    headers: &HeaderMap,
+    self_path: &str,
+    window: DateWindow,
+    sort: FeedSort,
+    info: FeedInfo,
+) -> Result<Response, AppError> {
+    let page = state
+        .store
+        .feed(&FeedQuery {
+            window,
+            submitter: None,
+            sort,
+            offset: 0,
+            limit: FEED_LIMIT,
+        })
+        .await?;
+    Ok(render(
+        format,
+        &origin(headers),
+        self_path,
+        &info,
+        &page.papers,
+    ))
+}
+
+/// `GET /feeds/{format}/daily`: the latest day of the daily list.
+async fn daily_latest(
+    State(state): State<AppState>,
+    Path(format): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let format = Format::parse(&format)?;
+    let self_path = format!("/feeds/{}/daily", format_name(format));
+    let Some(date) = state.store.latest_feed_date().await? else {
+        let info = FeedInfo {
+            title: "Daily Papers".into(),
+            page: "/".into(),
+        };
+        return Ok(render(format, &origin(&headers), &self_path, &info, &[]));
+    };
+    let info = FeedInfo {
+        title: "Daily Papers".into(),
+        page: "/".into(),
+    };
+    day_feed(
+        &state,
+        format,
+        &headers,
+        &self_path,
+        DateWindow::Day(date),
+        FeedSort::Upvotes,
+        info,
+    )
+    .await
+}
+
+/// `GET /feeds/{format}/daily/{date}`: one day of the daily list.
+async fn daily_on(
+    State(state): State<AppState>,
+    Path((format, date)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let format = Format::parse(&format)?;
+    let date = parse_day(&date).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let d = date.format("%Y-%m-%d");
+    let info = FeedInfo {
+        title: format!("Daily Papers — {d}"),
+        page: format!("/papers/date/{d}"),
+    };
+    let self_path = format!("/feeds/{}/daily/{d}", format_name(format));
+    day_feed(
+        &state,
+        format,
+        &headers,
+        &self_path,
+        DateWindow::Day(date),
+        FeedSort::Upvotes,
+        info,
+    )
+    .await
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Rss => "rss",
+        Format::Atom => "atom",
+    }
+}
+
+/// `GET /feeds/{format}/trending`: the week of the latest day, by trending score.
+async fn trending(
+    State(state): State<AppState>,
+    Path(format): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let format = Format::parse(&format)?;
+    let self_path = format!("/feeds/{}/trending", format_name(format));
+    let info = FeedInfo {
+        title: "Trending papers".into(),
+        page: "/".into(),
+    };
+    let Some(date) = state.store.latest_feed_date().await? else {
+        return Ok(render(format, &origin(&headers), &self_path, &info, &[]));
+    };
+    day_feed(
+        &state,
+        format,
+        &headers,
+        &self_path,
+        DateWindow::Week(IsoWeek::of(date)),
+        FeedSort::Trending,
+        info,
+    )
+    .await
+}
+
+/// `GET /feeds/{format}/search?q=…`: papers matching a query.
+async fn search(
+    State(state): State<AppState>,
+    Path(format): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let format = Format::parse(&format)?;
+    let params = Params::parse(raw.as_deref());
+    let q = params.get("q").unwrap_or("").trim().to_owned();
+    if q.is_empty() || q.chars().count() > MAX_QUERY_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "A search feed needs `q`: 1 to {MAX_QUERY_CHARS} characters."
+        )));
+    }
+    let papers = crate::api::search(&state, &q, FEED_LIMIT)
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", &q)
+        .finish();
+    let info = FeedInfo {
+        title: format!("Papers matching “{q}”"),
+        page: format!("/papers/search?{query}"),
+    };
+    let self_path = format!("/feeds/{}/search?{query}", format_name(format));
+    Ok(render(
+        format,
+        &origin(&headers),
+        &self_path,
+        &info,
+        &papers,
+    ))
+}
+
+/// `GET /feeds/{format}/orgs/{name}`: an organization's submissions, newest first.
+async fn organization(
+    State(state): State<AppState>,
+    Path((format, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let format = Format::parse(&format)?;
+    let papers = state.store.feed_by_organization(&name, FEED_LIMIT).await?;
+    let Some(org) = papers
+        .iter()
+        .find_map(|p| p.feed.as_ref()?.organization.clone())
+    else {
+        return Err(AppError::NotFound(format!(
+            "No papers were submitted for an organization named {name}."
+        )));
+    };
+    let path_name = encode_segment(&org.name);
+    let info = FeedInfo {
+        title: format!("Papers from {}", org.fullname),
+        page: format!("/orgs/{path_name}"),
+    };
+    let self_path = format!("/feeds/{}/orgs/{path_name}", format_name(format));
+    Ok(render(
+        format,
+        &origin(&headers),
+        &self_path,
+        &info,
+        &papers,
+    ))
+}
+
+/// `GET /feeds/{format}/authors/{name}`: an author's papers, newest first.
+async fn author(
+    State(state): State<AppState>,
+    Path((format, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let format = Format::parse(&format)?;
+    if name.chars().count() > 200 {
+        return Err(AppError::BadRequest("That author name is too long.".into()));
+    }
+    let papers = state.store.papers_by_author(&name, FEED_LIMIT).await?;
+    if papers.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "Paperboy knows no papers by {name}."
+        )));
+    }
+    let path_name = encode_segment(&name);
+    let info = FeedInfo {
+        title: format!("Papers by {name}"),
+        page: format!("/authors/{path_name}"),
+    };
+    let self_path = format!("/feeds/{}/authors/{path_name}", format_name(format));
+    Ok(render(
+        format,
+        &origin(&headers),
+        &self_path,
+        &info,
+        &papers,
+    ))
+}
+
+/// Percent-encodes a path segment.
+pub fn encode_segment(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
