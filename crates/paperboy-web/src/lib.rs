@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/papers/{id}", get(pages::paper::show_paper))
         .route("/static/style.css", get(pages::assets::stylesheet))
         .route("/healthz", get(pages::assets::health))
+        .merge(pages::mail::mail_routes())
         .fallback(pages::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -11,6 +11,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The site's name, shown in the header and titles.
     pub site_name: Arc<str>,
+    /// Email digests (subscribe, confirm, unsubscribe, preview); `None` when this instance
+    /// sends no mail.
+    pub mail: Option<paperboy_mail::MailService>,
 }
 
 impl AppState {
@@ -19,6 +22,13 @@ impl AppState {
         Self {
             store,
             site_name: Arc::from("Paperboy"),
+            mail: None,
         }
+    }
+
+    /// The same state with email digests enabled.
+    pub fn with_mail(mut self, mail: paperboy_mail::MailService) -> Self {
+        self.mail = Some(mail);
+        self
     }
 }

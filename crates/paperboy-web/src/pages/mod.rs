@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod feed;
+pub mod mail;
 pub mod paper;
 mod view;
 
