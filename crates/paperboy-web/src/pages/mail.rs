@@ -12,7 +12,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use paperboy_core::Email;
-use paperboy_mail::MailService;
 use paperboy_store::{Cadence, Subscriber, SubscriberStatus};
 use serde::Deserialize;
 
@@ -76,17 +75,15 @@ fn page(
         .into_response())
 }
 
-fn mail(state: &AppState) -> Result<&MailService, Response> {
-    state.mail.as_ref().ok_or_else(|| {
-        page(
-            state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Email digests are off",
-            "This Paperboy instance does not send email.",
-            None,
-        )
-        .unwrap_or_else(IntoResponse::into_response)
-    })
+/// The page shown when this instance sends no mail.
+fn mail_off(state: &AppState) -> Result<Response, AppError> {
+    page(
+        state,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Email digests are off",
+        "This Paperboy instance does not send email.",
+        None,
+    )
 }
 
 fn mail_error(e: paperboy_mail::MailError) -> AppError {
@@ -111,9 +108,8 @@ pub async fn subscribe_email(
     State(state): State<AppState>,
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
-    let mail = match mail(&state) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(&state);
     };
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
@@ -160,9 +156,8 @@ pub async fn confirm_subscription(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    let mail = match mail(&state) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(&state);
     };
     match mail.confirm(&token).await.map_err(mail_error)? {
         Some(s) => page(
@@ -201,9 +196,8 @@ fn prefs(s: &Subscriber) -> Prefs {
 }
 
 async fn unsubscribe(state: &AppState, token: &str) -> Result<Response, AppError> {
-    let mail = match mail(state) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(state);
     };
     match mail.unsubscribe(token).await.map_err(mail_error)? {
         Some(s) => page(
@@ -246,9 +240,8 @@ pub async fn show_preferences(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, AppError> {
-    let mail = match mail(&state) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(&state);
     };
     match mail.subscriber(&token).await.map_err(mail_error)? {
         Some(s) => {
@@ -289,9 +282,8 @@ pub async fn save_preferences(
     Path(token): Path<String>,
     Form(form): Form<PreferencesForm>,
 ) -> Result<Response, AppError> {
-    let mail = match mail(&state) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(&state);
     };
     let Some(cadence) = Cadence::parse(&form.cadence) else {
         return page(
@@ -326,9 +318,8 @@ pub async fn save_preferences(
 
 /// `GET /digest/preview`: the latest edition as subscribers see it.
 pub async fn preview_digest(State(state): State<AppState>) -> Result<Response, AppError> {
-    let mail = match mail(&state) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(&state);
     };
     match mail.preview_html().await.map_err(mail_error)? {
         Some(html) => Ok((
