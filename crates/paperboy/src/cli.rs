@@ -57,6 +57,8 @@ enum Command {
     Sync(SyncArgs),
     /// Print counts of what is stored.
     Stats,
+    /// Email digests: build an edition, send what is queued, import subscribers.
+    Digest(crate::digest::DigestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +115,11 @@ struct ServeArgs {
     sync_minutes: u64,
     #[command(flatten)]
     sources: SourceArgs,
+    /// Do not build or send email digests from this process.
+    #[arg(long, env = "PAPERBOY_NO_DIGEST")]
+    no_digest: bool,
+    #[command(flatten)]
+    mail: crate::digest::MailArgs,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import(&cli.settings, args).await,
         Command::Sync(args) => sync(&cli.settings, args).await,
         Command::Stats => stats(&cli.settings).await,
+        Command::Digest(args) => crate::digest::run(open_store(&cli.settings).await?, args).await,
     }
 }
 
@@ -163,13 +171,16 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { run_sync_loop(store, sync_settings, every).await });
     }
     println!("Paperboy is serving on http://{addr}");
-    let state = paperboy_web::AppState::new(store);
+    let mut state = paperboy_web::AppState::new(store.clone());
+    if !args.no_digest {
+        state = state.with_mail(crate::digest::start_for_serve(store, &args.mail, addr)?);
+    }
     paperboy_web::serve(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
