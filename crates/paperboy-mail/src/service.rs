@@ -86,6 +86,7 @@ impl MailService {
                 message_id: None,
                 text,
                 html,
+                eight_bit: self.mailer.eight_bit(),
             },
         )?;
         self.mailer

@@ -2,6 +2,8 @@
 //! across messages), and failures sorted into temporary (4xx replies, refused or dropped
 //! connections, timeouts: try again later) and permanent (5xx replies: stop).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lettre::transport::smtp::PoolConfig;
@@ -95,6 +97,7 @@ pub enum SendError {
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     settings: SmtpSettings,
+    eight_bit: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -133,7 +136,14 @@ impl Mailer {
         Ok(Self {
             transport: builder.build(),
             settings,
+            eight_bit: Arc::new(AtomicBool::new(true)),
         })
+    }
+
+    /// Whether to compose messages as 8-bit text: yes until the server turns out not to
+    /// announce 8BITMIME (then the failed message is retried, quoted-printable).
+    pub fn eight_bit(&self) -> bool {
+        self.eight_bit.load(Ordering::Relaxed)
     }
 
     /// The settings.
@@ -146,6 +156,12 @@ impl Mailer {
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+            Err(e) if e.is_client() && e.to_string().contains("8BITMIME") => {
+                self.eight_bit.store(false, Ordering::Relaxed);
+                Err(SendError::Temporary(format!(
+                    "{e}; resending quoted-printable"
+                )))
+            }
             Err(e) => Err(SendError::Temporary(describe(&e))),
         }
     }

@@ -271,6 +271,7 @@ impl Worker {
                 message_id: Some(digest_message_id(&self.site, m.edition_id, m.subscriber.id)),
                 text,
                 html,
+                eight_bit: self.mailer.eight_bit(),
             },
         ) {
             Ok(message) => message,

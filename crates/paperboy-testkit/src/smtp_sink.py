@@ -1,7 +1,10 @@
 """A real SMTP server for Paperboy's tests (aiosmtpd): stores each message it accepts as a
 JSON file (envelope, headers, decoded text and HTML parts, raw source) in a folder.
 
-Usage: python smtp_sink.py HOST PORT FOLDER
+Usage: python smtp_sink.py HOST PORT FOLDER [--raw] [--reuse-port]
+
+--raw stores each message as it came (FOLDER/*.eml, first line `X-Sink-Rcpt: …`) without
+parsing it, for benchmarks; --reuse-port lets several processes share the port (one per core).
 
 Recipients whose local part starts with `bounce` get a permanent failure (550); those starting
 with `tempfail` a temporary one (451). Prints `ready` once listening.
@@ -16,7 +19,7 @@ import os
 import sys
 import time
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 COUNTER = itertools.count()
 
@@ -55,17 +58,36 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+class RawSink(Sink):
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        name = os.path.join(
+            self.folder, "%d-%020d-%08d.eml" % (os.getpid(), time.time_ns(), next(COUNTER))
+        )
+        with open(name, "wb") as f:
+            f.write(b"X-Sink-Rcpt: " + ",".join(envelope.rcpt_tos).encode() + b"\r\n")
+            f.write(raw)
+        return "250 Message accepted for delivery"
+
+
+async def serve(host, port, handler, reuse_port):
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, data_size_limit=10 * 1024 * 1024),
+        host=host,
+        port=port,
+        reuse_port=reuse_port,
+    )
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
 def main():
     host, port, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    flags = set(sys.argv[4:])
     os.makedirs(folder, exist_ok=True)
-    controller = Controller(Sink(folder), hostname=host, port=port)
-    controller.start()
-    print("ready", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    finally:
-        controller.stop()
+    handler = RawSink(folder) if "--raw" in flags else Sink(folder)
+    asyncio.run(serve(host, port, handler, "--reuse-port" in flags))
 
 
 if __name__ == "__main__":
