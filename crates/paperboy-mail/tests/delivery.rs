@@ -353,3 +353,41 @@ async fn a_signed_in_subscriber_gets_a_for_you_section_from_the_recommender() {
         "no account, no recommendations"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_postgresql_share_the_outbox_and_send_each_message_once() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let Some(store) = paperboy_testkit::postgres_store().await else {
+        return;
+    };
+    store
+        .upsert_papers(&[paper(1, 10, "Fast <Attention>"), paper(2, 50, "Diffusion")])
+        .await
+        .expect("papers");
+    let addrs: Vec<String> = (0..120).map(|i| format!("pg{i}@example.org")).collect();
+    let refs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    import(&store, &refs, Cadence::Daily).await;
+    let built = build_edition(&*store, Cadence::Daily, day())
+        .await
+        .expect("build");
+    assert_eq!(built.enqueued, 120);
+    let mut opts = options();
+    opts.batch_size = 10;
+    let a = Worker::new(store.clone(), site(), mailer(&sink), opts.clone());
+    let b = Worker::new(store.clone(), site(), mailer(&sink), opts);
+    let (ra, rb) = tokio::join!(a.drain(), b.drain());
+    let (ra, rb) = (ra.expect("a"), rb.expect("b"));
+    assert_eq!(ra.sent + rb.sent, 120);
+    assert!(
+        ra.sent > 0 && rb.sent > 0,
+        "both workers took rows: {ra} / {rb}"
+    );
+    let got = sink.wait_for(120, Duration::from_secs(10)).await;
+    let mut rcpts: Vec<String> = got.iter().map(|m| m.rcpt.join(",")).collect();
+    rcpts.sort();
+    let mut want = addrs.clone();
+    want.sort();
+    assert_eq!(rcpts, want, "each subscriber exactly once");
+}

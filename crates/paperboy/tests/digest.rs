@@ -203,3 +203,74 @@ async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subs
     let counts = store.outbox_counts(None).await.expect("counts");
     assert_eq!((counts.sent, counts.pending()), (N as i64, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_confirms_subscriptions_by_email_and_its_worker_sends_a_built_edition() {
+    use std::io::{BufRead, BufReader};
+
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path(), 2).await;
+    let mut child = paperboy(dir.path(), &sink)
+        .env_remove("PAPERBOY_BASE_URL")
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let url = line.trim().rsplit(' ').next().expect("address").to_owned();
+
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{url}/subscribe"))
+        .form(&[("email", "ada@example.org"), ("csrf_token", "")])
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status().as_u16(), 200);
+    let got = sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "the confirmation email");
+    let text = &got[0].text;
+    let start = text
+        .find(&format!("{url}/subscribe/confirm/"))
+        .expect("a link to this server");
+    let confirm = text[start..].split_whitespace().next().expect("link");
+    let r = http.get(confirm).send().await.expect("confirm");
+    assert_eq!(r.status().as_u16(), 200);
+
+    run_ok(paperboy(dir.path(), &sink).args([
+        "digest",
+        "import-subscribers",
+        dir.path().join("subscribers.txt").to_str().expect("path"),
+    ]));
+    let out =
+        run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    assert!(out.contains("3 messages enqueued"), "{out}");
+    // The worker inside serve picks them up (it polls every few seconds).
+    let got = sink.wait_for(4, Duration::from_secs(30)).await;
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    let mut digests: Vec<String> = got
+        .iter()
+        .filter(|m| {
+            m.header("Subject")
+                .is_some_and(|s| s.contains("Trending papers"))
+        })
+        .map(|m| m.rcpt.join(","))
+        .collect();
+    digests.sort();
+    assert_eq!(
+        digests,
+        [
+            "ada@example.org",
+            "reader0@example.org",
+            "reader1@example.org"
+        ]
+    );
+}
