@@ -141,8 +141,10 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let applied: usize =
-        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    // One IMMEDIATE transaction: a second process opening the file at the same moment waits
+    // for the first to finish, then sees its version, instead of applying the same migration.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if applied > MIGRATIONS.len() {
         return Err(StoreError::Migration(format!(
             "the database is at schema version {applied}, newer than this Paperboy knows ({}); upgrade Paperboy",
@@ -150,13 +152,12 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)
             .map_err(|e| StoreError::Migration(format!("SQLite migration {}: {e}", i + 1)))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
         tracing::info!(version = i + 1, "applied SQLite migration");
     }
+    tx.commit()?;
     Ok(())
 }
 
