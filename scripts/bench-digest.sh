@@ -16,9 +16,11 @@ python="${PAPERBOY_TEST_PYTHON:-/root/.cache/paperboy-venv/bin/python}"
 "$python" -c 'import aiosmtpd' || { echo "error: $python lacks aiosmtpd" >&2; exit 1; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/paperboy-target}"
 cargo build --release --quiet -p paperboy
-bin="$CARGO_TARGET_DIR/release/paperboy"
-
 work="$(mktemp -d)"
+# The target folder may be shared with other worktrees: keep this build's binary apart.
+cp "$CARGO_TARGET_DIR/release/paperboy" "$work/paperboy"
+bin="$work/paperboy"
+
 sinks=()
 cleanup() {
   for pid in "${sinks[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -30,7 +32,7 @@ export PAPERBOY_DATA_DIR="$work/data"
 unset PAPERBOY_DATABASE_URL
 export RUST_LOG=warn
 port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export PAPERBOY_SMTP_HOST=127.0.0.1 PAPERBOY_SMTP_PORT="$port" PAPERBOY_SMTP_CONNECTIONS=8
+export PAPERBOY_SMTP_HOST=127.0.0.1 PAPERBOY_SMTP_PORT="$port" PAPERBOY_SMTP_CONNECTIONS=32
 export PAPERBOY_MAIL_FROM="Paperboy <digest@papers.example.org>"
 export PAPERBOY_BASE_URL="https://papers.example.org"
 
@@ -52,7 +54,7 @@ done
 
 start=$(date +%s%N)
 "$bin" digest build
-"$bin" digest run --batch-size 500
+"$bin" digest run --batch-size 1000
 end=$(date +%s%N)
 
 received=$(find "$work/mail" -name '*.eml' | wc -l)
