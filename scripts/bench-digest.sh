@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Digest delivery benchmark: N confirmed subscribers (default 10,000); build the edition of the
 # latest feed day and deliver every message to a local SMTP server (aiosmtpd, two processes
-# sharing the port, storing raw messages), timing build + delivery. Target: under 60 s.
+# sharing the port, storing raw messages) over 32 pooled connections, timing build + delivery.
+# Target: under 60 s.
 #
 #   scripts/bench-digest.sh ../shared/data/hf-daily-papers.jsonl.gz [N]
 #
