@@ -5,6 +5,7 @@
 //! migrations (`migrations/sqlite`, `migrations/postgres`), applied when the store opens.
 
 pub mod api;
+mod mail;
 mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -12,11 +13,15 @@ pub mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use api::{ApiToken, CreatedApiToken};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use paperboy_core::{ArxivId, NewPaper, Paper};
+use paperboy_core::{ArxivId, Email, NewPaper, Paper};
 
-pub use api::{ApiToken, CreatedApiToken};
+pub use mail::{
+    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
+    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+};
 pub use model::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
@@ -181,6 +186,88 @@ pub trait Store: Send + Sync + 'static {
 
     /// The owner of a live token with this secret (and records the use), or `None`.
     async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<User>>;
+
+    // ---- mail ----
+
+    /// Subscribes an address (double opt-in). A new, pending or unsubscribed address becomes
+    /// pending with the request's confirmation token (an unsubscribed one keeps its old
+    /// unsubscribe secret); a confirmed one is left as it is.
+    async fn subscribe(&self, request: &NewSubscriber) -> StoreResult<SubscribeOutcome>;
+
+    /// Imports already-confirmed subscribers in one transaction; known addresses are left as
+    /// they are. Returns how many were added.
+    async fn import_subscribers(&self, list: &[ImportedSubscriber]) -> StoreResult<u64>;
+
+    /// Confirms the pending subscriber whose confirmation token hashes to `token_hash`, if the
+    /// token has not expired at `now`. The token works once.
+    async fn confirm_subscriber(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Unsubscribes whoever holds this unsubscribe secret (idempotent); `None` if nobody does.
+    async fn unsubscribe(&self, token: &str, now: DateTime<Utc>)
+    -> StoreResult<Option<Subscriber>>;
+
+    /// The subscriber holding this unsubscribe secret.
+    async fn subscriber_by_token(&self, token: &str) -> StoreResult<Option<Subscriber>>;
+
+    /// The subscriber with this address (case-insensitive).
+    async fn subscriber_by_email(&self, email: &Email) -> StoreResult<Option<Subscriber>>;
+
+    /// Changes the cadence of whoever holds this unsubscribe secret.
+    async fn set_subscriber_cadence(
+        &self,
+        token: &str,
+        cadence: Cadence,
+    ) -> StoreResult<Option<Subscriber>>;
+
+    /// Confirmed subscribers of a cadence, by id, at most `limit`.
+    async fn confirmed_subscribers(
+        &self,
+        cadence: Cadence,
+        limit: u32,
+    ) -> StoreResult<Vec<Subscriber>>;
+
+    /// Stores an edition (or finds the one already built for its cadence and date, keeping its
+    /// papers) and, in the same transaction, enqueues one message per confirmed subscriber of
+    /// its cadence who has none for it yet. Building twice enqueues nothing twice.
+    async fn build_edition(
+        &self,
+        edition: &NewEdition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EditionBuilt>;
+
+    /// An edition by id.
+    async fn edition(&self, id: i64) -> StoreResult<Option<Edition>>;
+
+    /// The most recently dated edition (of a cadence, if given).
+    async fn latest_edition(&self, cadence: Option<Cadence>) -> StoreResult<Option<Edition>>;
+
+    /// Atomically claims up to `limit` messages that are due at `now` (queued and due, or
+    /// claimed by a worker whose lease ran out), leasing them to `claim` until `lease_until`.
+    /// Two workers never hold the same row.
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+
+    /// Records how sending a claimed message went; `false` (and nothing changes) if the claim
+    /// is no longer held.
+    async fn record_delivery(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Outbox rows by status (of one edition, if given).
+    async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts>;
 }
 
 /// Opens the store a configuration names: a `postgres://` (or `postgresql://`) URL selects

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use paperboy_core::{ArxivId, FeedEntry, NewPaper, Organization, Paper, StoredUserRef};
+use paperboy_core::{ArxivId, Email, FeedEntry, NewPaper, Organization, Paper, StoredUserRef};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
@@ -17,12 +17,17 @@ use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
+use crate::{
+    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
+    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+};
 
 /// Migrations, in order; the table `paperboy_migrations` records those applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_community.sql"),
     include_str!("../migrations/postgres/0003_api.sql"),
+    include_str!("../migrations/postgres/0004_mail.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -1089,4 +1094,405 @@ impl Store for PgStore {
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
+
+    // ---- mail ----
+
+    async fn subscribe(&self, r: &NewSubscriber) -> StoreResult<SubscribeOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let key = email_key(&r.email);
+        // Lock the address's row (if any) so concurrent requests for one address serialize.
+        let existing = tx
+            .query_opt(
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = $1 FOR UPDATE"
+                ),
+                &[&key],
+            )
+            .await?
+            .as_ref()
+            .map(subscriber_from_row)
+            .transpose()?;
+        let outcome = match existing {
+            Some(s) if s.status == SubscriberStatus::Confirmed => {
+                SubscribeOutcome::AlreadyConfirmed(s)
+            }
+            Some(s) => {
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "UPDATE subscribers SET status = 'pending', cadence = $2,
+                                 user_id = COALESCE($3, user_id), confirm_token_hash = $4,
+                                 confirm_expires_at = $5
+                             WHERE id = $1 RETURNING {SUBSCRIBER_COLUMNS}"
+                        ),
+                        &[
+                            &s.id,
+                            &r.cadence.as_str(),
+                            &r.user_id,
+                            &r.confirm_token_hash,
+                            &r.confirm_expires_at,
+                        ],
+                    )
+                    .await?;
+                SubscribeOutcome::ConfirmationNeeded(subscriber_from_row(&row)?)
+            }
+            None => {
+                let row = tx
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO subscribers (email, email_key, user_id, cadence, status,
+                                 confirm_token_hash, confirm_expires_at, unsubscribe_token, created_at)
+                             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now())
+                             ON CONFLICT (email_key) DO NOTHING
+                             RETURNING {SUBSCRIBER_COLUMNS}"
+                        ),
+                        &[
+                            &r.email.as_str(),
+                            &key,
+                            &r.user_id,
+                            &r.cadence.as_str(),
+                            &r.confirm_token_hash,
+                            &r.confirm_expires_at,
+                            &r.unsubscribe_token,
+                        ],
+                    )
+                    .await?;
+                match row {
+                    Some(row) => SubscribeOutcome::ConfirmationNeeded(subscriber_from_row(&row)?),
+                    None => {
+                        return Err(StoreError::Conflict(
+                            "that address is being subscribed concurrently; try again".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn import_subscribers(&self, list: &[ImportedSubscriber]) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let emails: Vec<&str> = list.iter().map(|s| s.email.as_str()).collect();
+        let keys: Vec<String> = list.iter().map(|s| email_key(&s.email)).collect();
+        let cadences: Vec<&str> = list.iter().map(|s| s.cadence.as_str()).collect();
+        let tokens: Vec<&str> = list.iter().map(|s| s.unsubscribe_token.as_str()).collect();
+        let n = client
+            .execute(
+                "INSERT INTO subscribers (email, email_key, cadence, status, unsubscribe_token,
+                     created_at, confirmed_at)
+                 SELECT e, k, c, 'confirmed', t, now(), now()
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS u(e, k, c, t)
+                 ON CONFLICT (email_key) DO NOTHING",
+                &[&emails, &keys, &cadences, &tokens],
+            )
+            .await?;
+        Ok(n)
+    }
+
+    async fn confirm_subscriber(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!(
+                    "UPDATE subscribers SET status = 'confirmed', confirmed_at = $2,
+                         confirm_token_hash = NULL, confirm_expires_at = NULL
+                     WHERE confirm_token_hash = $1 AND status = 'pending'
+                       AND confirm_expires_at > $2
+                     RETURNING {SUBSCRIBER_COLUMNS}"
+                ),
+                &[&token_hash, &now],
+            )
+            .await?
+            .as_ref()
+            .map(subscriber_from_row)
+            .transpose()
+    }
+
+    async fn unsubscribe(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!(
+                    "UPDATE subscribers SET status = 'unsubscribed',
+                         unsubscribed_at = COALESCE(unsubscribed_at, $2),
+                         confirm_token_hash = NULL, confirm_expires_at = NULL
+                     WHERE unsubscribe_token = $1
+                     RETURNING {SUBSCRIBER_COLUMNS}"
+                ),
+                &[&token, &now],
+            )
+            .await?
+            .as_ref()
+            .map(subscriber_from_row)
+            .transpose()
+    }
+
+    async fn subscriber_by_token(&self, token: &str) -> StoreResult<Option<Subscriber>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE unsubscribe_token = $1"
+                ),
+                &[&token],
+            )
+            .await?
+            .as_ref()
+            .map(subscriber_from_row)
+            .transpose()
+    }
+
+    async fn subscriber_by_email(&self, email: &Email) -> StoreResult<Option<Subscriber>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = $1"),
+                &[&email_key(email)],
+            )
+            .await?
+            .as_ref()
+            .map(subscriber_from_row)
+            .transpose()
+    }
+
+    async fn set_subscriber_cadence(
+        &self,
+        token: &str,
+        cadence: Cadence,
+    ) -> StoreResult<Option<Subscriber>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!(
+                    "UPDATE subscribers SET cadence = $2 WHERE unsubscribe_token = $1
+                     RETURNING {SUBSCRIBER_COLUMNS}"
+                ),
+                &[&token, &cadence.as_str()],
+            )
+            .await?
+            .as_ref()
+            .map(subscriber_from_row)
+            .transpose()
+    }
+
+    async fn confirmed_subscribers(
+        &self,
+        cadence: Cadence,
+        limit: u32,
+    ) -> StoreResult<Vec<Subscriber>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers
+                     WHERE cadence = $1 AND status = 'confirmed' ORDER BY id LIMIT $2"
+                ),
+                &[&cadence.as_str(), &i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(subscriber_from_row)
+            .collect()
+    }
+
+    async fn build_edition(&self, e: &NewEdition, now: DateTime<Utc>) -> StoreResult<EditionBuilt> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let papers = serde_json::json!(e.paper_ids);
+        let created = tx
+            .execute(
+                "INSERT INTO editions (cadence, edition_date, paper_ids, created_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (cadence, edition_date) DO NOTHING",
+                &[&e.cadence.as_str(), &e.date, &papers, &now],
+            )
+            .await?
+            == 1;
+        let row = tx
+            .query_one(
+                &format!(
+                    "SELECT {EDITION_COLUMNS} FROM editions WHERE cadence = $1 AND edition_date = $2"
+                ),
+                &[&e.cadence.as_str(), &e.date],
+            )
+            .await?;
+        let edition = edition_from_row(&row)?;
+        let enqueued = tx
+            .execute(
+                "INSERT INTO outbox (subscriber_id, edition_id, status, next_attempt_at, created_at)
+                 SELECT id, $1, 'queued', $2, $2 FROM subscribers
+                 WHERE cadence = $3 AND status = 'confirmed'
+                 ORDER BY id
+                 ON CONFLICT (subscriber_id, edition_id) DO NOTHING",
+                &[&edition.id, &now, &e.cadence.as_str()],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(EditionBuilt {
+            edition,
+            created,
+            enqueued,
+        })
+    }
+
+    async fn edition(&self, id: i64) -> StoreResult<Option<Edition>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {EDITION_COLUMNS} FROM editions WHERE id = $1"),
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(edition_from_row)
+            .transpose()
+    }
+
+    async fn latest_edition(&self, cadence: Option<Cadence>) -> StoreResult<Option<Edition>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!(
+                    "SELECT {EDITION_COLUMNS} FROM editions
+                     WHERE $1::text IS NULL OR cadence = $1
+                     ORDER BY edition_date DESC, id DESC LIMIT 1"
+                ),
+                &[&cadence.map(Cadence::as_str)],
+            )
+            .await?
+            .as_ref()
+            .map(edition_from_row)
+            .transpose()
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let client = self.client().await?;
+        // SKIP LOCKED: concurrent workers each take different rows without waiting.
+        let rows = client
+            .query(
+                "WITH due AS (
+                     SELECT id FROM outbox
+                     WHERE (status = 'queued' AND next_attempt_at <= $2)
+                        OR (status = 'sending' AND lease_until <= $2)
+                     ORDER BY id LIMIT $4
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE outbox o SET status = 'sending', claim = $1, lease_until = $3
+                 FROM due, subscribers s
+                 WHERE o.id = due.id AND s.id = o.subscriber_id
+                 RETURNING o.id, o.attempts, o.edition_id,
+                     s.id, s.email, s.user_id, s.cadence, s.status, s.unsubscribe_token,
+                     s.created_at",
+                &[&claim, &now, &lease_until, &i64::from(limit)],
+            )
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(OutboxMessage {
+                    id: r.get(0),
+                    claim,
+                    attempts: r.get(1),
+                    edition_id: r.get(2),
+                    subscriber: subscriber_from_row_at(r, 3)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let (status, error, next): (&str, Option<&str>, Option<DateTime<Utc>>) = match outcome {
+            DeliveryOutcome::Sent => ("sent", None, None),
+            DeliveryOutcome::Retry { error, not_before } => {
+                ("queued", Some(error.as_str()), Some(*not_before))
+            }
+            DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+            DeliveryOutcome::Cancelled => ("cancelled", None, None),
+        };
+        let n = client
+            .execute(
+                "UPDATE outbox SET status = $3, attempts = attempts + 1,
+                     last_error = COALESCE($4, last_error),
+                     next_attempt_at = COALESCE($5, next_attempt_at),
+                     sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END,
+                     claim = NULL, lease_until = NULL
+                 WHERE id = $1 AND claim = $2 AND status = 'sending'",
+                &[&id, &claim, &status, &error, &next, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT status, count(*) FROM outbox
+                 WHERE $1::bigint IS NULL OR edition_id = $1 GROUP BY status",
+                &[&edition_id],
+            )
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for r in rows {
+            counts.add(r.get::<_, &str>(0), r.get(1));
+        }
+        Ok(counts)
+    }
+}
+
+const SUBSCRIBER_COLUMNS: &str =
+    "id, email, user_id, cadence, status, unsubscribe_token, created_at";
+
+fn subscriber_from_row(r: &Row) -> StoreResult<Subscriber> {
+    subscriber_from_row_at(r, 0)
+}
+
+fn subscriber_from_row_at(r: &Row, at: usize) -> StoreResult<Subscriber> {
+    Ok(Subscriber {
+        id: r.get(at),
+        email: r.get(at + 1),
+        user_id: r.get(at + 2),
+        cadence: Cadence::from_stored(r.get(at + 3))?,
+        status: SubscriberStatus::from_stored(r.get(at + 4))?,
+        unsubscribe_token: r.get(at + 5),
+        created_at: r.get(at + 6),
+    })
+}
+
+const EDITION_COLUMNS: &str = "id, cadence, edition_date, paper_ids, created_at";
+
+fn edition_from_row(r: &Row) -> StoreResult<Edition> {
+    let id: i64 = r.get(0);
+    let papers: serde_json::Value = r.get(3);
+    Ok(Edition {
+        id,
+        cadence: Cadence::from_stored(r.get(1))?,
+        date: r.get(2),
+        paper_ids: serde_json::from_value(papers)
+            .map_err(|e| StoreError::Corrupt(format!("papers of edition {id}: {e}")))?,
+        created_at: r.get(4),
+    })
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{
-    ArxivId, FeedEntry, NewPaper, OrgRef, Organization, Paper, StoredUserRef, UserRef,
+    ArxivId, Email, FeedEntry, NewPaper, OrgRef, Organization, Paper, StoredUserRef, UserRef,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -19,12 +19,17 @@ use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
+use crate::{
+    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
+    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+};
 
 /// Migrations, in order; `PRAGMA user_version` records how many were applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_community.sql"),
     include_str!("../migrations/sqlite/0003_api.sql"),
+    include_str!("../migrations/sqlite/0004_mail.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
@@ -1163,6 +1168,438 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    // ---- mail ----
+
+    async fn subscribe(&self, request: &NewSubscriber) -> StoreResult<SubscribeOutcome> {
+        let r = request.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let key = email_key(&r.email);
+            let existing = tx
+                .query_row(
+                    &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = ?1"),
+                    [&key],
+                    subscriber_from_row,
+                )
+                .optional()?
+                .transpose()?;
+            let now = now_ms();
+            let outcome = match existing {
+                Some(s) if s.status == SubscriberStatus::Confirmed => {
+                    SubscribeOutcome::AlreadyConfirmed(s)
+                }
+                Some(s) => {
+                    let s = tx.query_row(
+                        &format!(
+                            "UPDATE subscribers SET status = 'pending', cadence = ?2,
+                                 user_id = COALESCE(?3, user_id), confirm_token_hash = ?4,
+                                 confirm_expires_at = ?5
+                             WHERE id = ?1 RETURNING {SUBSCRIBER_COLUMNS}"
+                        ),
+                        params![
+                            s.id,
+                            r.cadence.as_str(),
+                            r.user_id,
+                            r.confirm_token_hash,
+                            ms(r.confirm_expires_at)
+                        ],
+                        subscriber_from_row,
+                    )??;
+                    SubscribeOutcome::ConfirmationNeeded(s)
+                }
+                None => {
+                    let s = tx.query_row(
+                        &format!(
+                            "INSERT INTO subscribers (email, email_key, user_id, cadence, status,
+                                 confirm_token_hash, confirm_expires_at, unsubscribe_token, created_at)
+                             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8)
+                             RETURNING {SUBSCRIBER_COLUMNS}"
+                        ),
+                        params![
+                            r.email.as_str(),
+                            key,
+                            r.user_id,
+                            r.cadence.as_str(),
+                            r.confirm_token_hash,
+                            ms(r.confirm_expires_at),
+                            r.unsubscribe_token,
+                            now
+                        ],
+                        subscriber_from_row,
+                    )??;
+                    SubscribeOutcome::ConfirmationNeeded(s)
+                }
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn import_subscribers(&self, list: &[ImportedSubscriber]) -> StoreResult<u64> {
+        let list = list.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let mut added = 0;
+            {
+                let mut stmt = tx.prepare(
+                    "INSERT INTO subscribers (email, email_key, cadence, status, unsubscribe_token,
+                         created_at, confirmed_at)
+                     VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?5)
+                     ON CONFLICT (email_key) DO NOTHING",
+                )?;
+                let now = now_ms();
+                for s in &list {
+                    added += stmt.execute(params![
+                        s.email.as_str(),
+                        email_key(&s.email),
+                        s.cadence.as_str(),
+                        s.unsubscribe_token,
+                        now
+                    ])? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn confirm_subscriber(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            conn.query_row(
+                &format!(
+                    "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2,
+                         confirm_token_hash = NULL, confirm_expires_at = NULL
+                     WHERE confirm_token_hash = ?1 AND status = 'pending'
+                       AND confirm_expires_at > ?2
+                     RETURNING {SUBSCRIBER_COLUMNS}"
+                ),
+                params![token_hash, ms(now)],
+                subscriber_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Subscriber>> {
+        let token = token.to_owned();
+        self.write(move |conn| {
+            conn.query_row(
+                &format!(
+                    "UPDATE subscribers SET status = 'unsubscribed',
+                         unsubscribed_at = COALESCE(unsubscribed_at, ?2),
+                         confirm_token_hash = NULL, confirm_expires_at = NULL
+                     WHERE unsubscribe_token = ?1
+                     RETURNING {SUBSCRIBER_COLUMNS}"
+                ),
+                params![token, ms(now)],
+                subscriber_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn subscriber_by_token(&self, token: &str) -> StoreResult<Option<Subscriber>> {
+        let token = token.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE unsubscribe_token = ?1"
+                ),
+                [&token],
+                subscriber_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn subscriber_by_email(&self, email: &Email) -> StoreResult<Option<Subscriber>> {
+        let key = email_key(email);
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE email_key = ?1"),
+                [&key],
+                subscriber_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn set_subscriber_cadence(
+        &self,
+        token: &str,
+        cadence: Cadence,
+    ) -> StoreResult<Option<Subscriber>> {
+        let token = token.to_owned();
+        self.write(move |conn| {
+            conn.query_row(
+                &format!(
+                    "UPDATE subscribers SET cadence = ?2 WHERE unsubscribe_token = ?1
+                     RETURNING {SUBSCRIBER_COLUMNS}"
+                ),
+                params![token, cadence.as_str()],
+                subscriber_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn confirmed_subscribers(
+        &self,
+        cadence: Cadence,
+        limit: u32,
+    ) -> StoreResult<Vec<Subscriber>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers
+                 WHERE cadence = ?1 AND status = 'confirmed' ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![cadence.as_str(), limit], subscriber_from_row)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row??);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn build_edition(
+        &self,
+        edition: &NewEdition,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EditionBuilt> {
+        let e = edition.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let date = e.date.format("%Y-%m-%d").to_string();
+            let papers = serde_json::to_string(&e.paper_ids)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+            let created = tx.execute(
+                "INSERT INTO editions (cadence, edition_date, paper_ids, created_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (cadence, edition_date) DO NOTHING",
+                params![e.cadence.as_str(), date, papers, ms(now)],
+            )? == 1;
+            let edition = tx.query_row(
+                &format!(
+                    "SELECT {EDITION_COLUMNS} FROM editions
+                         WHERE cadence = ?1 AND edition_date = ?2"
+                ),
+                params![e.cadence.as_str(), date],
+                edition_from_row,
+            )??;
+            let enqueued = tx.execute(
+                "INSERT INTO outbox (subscriber_id, edition_id, status, next_attempt_at, created_at)
+                 SELECT id, ?1, 'queued', ?2, ?2 FROM subscribers
+                 WHERE cadence = ?3 AND status = 'confirmed'
+                 ORDER BY id
+                 ON CONFLICT (subscriber_id, edition_id) DO NOTHING",
+                params![edition.id, ms(now), e.cadence.as_str()],
+            )? as u64;
+            tx.commit()?;
+            Ok(EditionBuilt {
+                edition,
+                created,
+                enqueued,
+            })
+        })
+        .await
+    }
+
+    async fn edition(&self, id: i64) -> StoreResult<Option<Edition>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {EDITION_COLUMNS} FROM editions WHERE id = ?1"),
+                [id],
+                edition_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn latest_edition(&self, cadence: Option<Cadence>) -> StoreResult<Option<Edition>> {
+        self.read(move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {EDITION_COLUMNS} FROM editions
+                     WHERE ?1 IS NULL OR cadence = ?1
+                     ORDER BY edition_date DESC, id DESC LIMIT 1"
+                ),
+                [cadence.map(Cadence::as_str)],
+                edition_from_row,
+            )
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn claim_outbox(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        self.write(move |conn| {
+            // One UPDATE under SQLite's single writer lock: atomic, so no two workers (or
+            // processes) hold the same row.
+            let tx = conn.transaction()?;
+            let ids: Vec<(i64, i32, i64, i64)> = {
+                let mut stmt = tx.prepare(
+                    "UPDATE outbox SET status = 'sending', claim = ?1, lease_until = ?3
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE (status = 'queued' AND next_attempt_at <= ?2)
+                            OR (status = 'sending' AND lease_until <= ?2)
+                         ORDER BY id LIMIT ?4)
+                     RETURNING id, attempts, edition_id, subscriber_id",
+                )?;
+                let rows = stmt
+                    .query_map(params![claim, ms(now), ms(lease_until), limit], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::with_capacity(ids.len());
+            {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?1"
+                ))?;
+                for (id, attempts, edition_id, subscriber_id) in ids {
+                    let subscriber = stmt.query_row([subscriber_id], subscriber_from_row)??;
+                    out.push(OutboxMessage {
+                        id,
+                        claim,
+                        attempts,
+                        edition_id,
+                        subscriber,
+                    });
+                }
+            }
+            tx.commit()?;
+            out.sort_by_key(|m| m.id);
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let outcome = outcome.clone();
+        self.write(move |conn| {
+            let (status, error, next): (&str, Option<String>, Option<i64>) = match outcome {
+                DeliveryOutcome::Sent => ("sent", None, None),
+                DeliveryOutcome::Retry { error, not_before } => {
+                    ("queued", Some(error), Some(ms(not_before)))
+                }
+                DeliveryOutcome::Failed { error } => ("failed", Some(error), None),
+                DeliveryOutcome::Cancelled => ("cancelled", None, None),
+            };
+            let n = conn.execute(
+                "UPDATE outbox SET status = ?3, attempts = attempts + 1,
+                     last_error = COALESCE(?4, last_error),
+                     next_attempt_at = COALESCE(?5, next_attempt_at),
+                     sent_at = CASE WHEN ?3 = 'sent' THEN ?6 ELSE sent_at END,
+                     claim = NULL, lease_until = NULL
+                 WHERE id = ?1 AND claim = ?2 AND status = 'sending'",
+                params![id, claim, status, error, next, ms(now)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT status, count(*) FROM outbox
+                 WHERE ?1 IS NULL OR edition_id = ?1 GROUP BY status",
+            )?;
+            let mut counts = OutboxCounts::default();
+            let rows = stmt.query_map([edition_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (status, n) = row?;
+                counts.add(&status, n);
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}
+
+const SUBSCRIBER_COLUMNS: &str =
+    "id, email, user_id, cadence, status, unsubscribe_token, created_at";
+
+fn subscriber_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Subscriber>> {
+    let cadence: String = r.get(3)?;
+    let status: String = r.get(4)?;
+    let created_at: i64 = r.get(6)?;
+    let id: i64 = r.get(0)?;
+    let email: String = r.get(1)?;
+    let user_id: Option<i64> = r.get(2)?;
+    let unsubscribe_token: String = r.get(5)?;
+    Ok((|| {
+        Ok(Subscriber {
+            id,
+            email,
+            user_id,
+            cadence: Cadence::from_stored(&cadence)?,
+            status: SubscriberStatus::from_stored(&status)?,
+            unsubscribe_token,
+            created_at: from_ms(created_at)?,
+        })
+    })())
+}
+
+const EDITION_COLUMNS: &str = "id, cadence, edition_date, paper_ids, created_at";
+
+fn edition_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Edition>> {
+    let id: i64 = r.get(0)?;
+    let cadence: String = r.get(1)?;
+    let date: String = r.get(2)?;
+    let papers: String = r.get(3)?;
+    let created_at: i64 = r.get(4)?;
+    Ok((|| {
+        Ok(Edition {
+            id,
+            cadence: Cadence::from_stored(&cadence)?,
+            date: parse_date(&date)?,
+            paper_ids: serde_json::from_str(&papers)
+                .map_err(|e| StoreError::Corrupt(format!("papers of edition {id}: {e}")))?,
+            created_at: from_ms(created_at)?,
+        })
+    })())
 }
 
 fn parse_date(s: &str) -> StoreResult<NaiveDate> {

@@ -6,6 +6,9 @@
 //! - [`skip`] is the skip policy: a test that needs something a newcomer's machine may lack
 //!   (PostgreSQL, Chromium, an SMTP server, Python tools) prints why it skipped — unless
 //!   `PAPERBOY_STRICT_TESTS=1` (set by CI), where a skip is a failure.
+//! - [`smtp::SmtpSink`] is a real SMTP server (aiosmtpd) that keeps what it receives.
+
+pub mod smtp;
 
 use std::sync::Arc;
 

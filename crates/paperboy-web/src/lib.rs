@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(pages::account::show_signup).post(pages::account::sign_up),
         )
         .route("/signout", post(pages::account::sign_out))
+        .merge(pages::mail::mail_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::verify,

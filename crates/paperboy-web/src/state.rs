@@ -28,6 +28,9 @@ pub struct AppState {
     pub public_dir: Option<std::path::PathBuf>,
     /// The JSON API's caches and rate limits.
     pub(crate) api: Arc<crate::api::ApiShared>,
+    /// Email digests (subscribe, confirm, unsubscribe, preview); `None` when this instance
+    /// sends no mail.
+    pub mail: Option<paperboy_mail::MailService>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             public_dir: None,
             pages: Arc::new(crate::cache::PageCache::default()),
             api: Arc::new(crate::api::ApiShared::default()),
+            mail: None,
         }
     }
 
@@ -52,6 +56,12 @@ impl AppState {
     /// tests).
     pub fn with_arxiv(mut self, arxiv: ArxivClient) -> Self {
         self.arxiv = arxiv;
+        self
+    }
+
+    /// The same state with email digests enabled.
+    pub fn with_mail(mut self, mail: paperboy_mail::MailService) -> Self {
+        self.mail = Some(mail);
         self
     }
 }

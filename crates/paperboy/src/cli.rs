@@ -63,6 +63,8 @@ enum Command {
     /// Manage personal API tokens (`Authorization: Bearer …` on the API's write endpoints).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Email digests: build an edition, send what is queued, import subscribers.
+    Digest(crate::digest::DigestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +174,11 @@ struct ServeArgs {
     site_name: String,
     #[command(flatten)]
     sources: SourceArgs,
+    /// Do not build or send email digests from this process.
+    #[arg(long, env = "PAPERBOY_NO_DIGEST")]
+    no_digest: bool,
+    #[command(flatten)]
+    mail: crate::digest::MailArgs,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin,
         }) => create_user(&cli.settings, username, email, fullname, admin).await,
         Command::Token(command) => token(&cli.settings, command).await,
+        Command::Digest(args) => crate::digest::run(open_store(&cli.settings).await?, args).await,
     }
 }
 
@@ -283,7 +291,10 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { run_sync_loop(store, sync_settings, every).await });
     }
     println!("Paperboy is serving on http://{addr}");
-    let mut state = paperboy_web::AppState::new(store);
+    let mut state = paperboy_web::AppState::new(store.clone());
+    if !args.no_digest {
+        state = state.with_mail(crate::digest::start_for_serve(store, &args.mail, addr)?);
+    }
     state.cookies = paperboy_web::auth::CookiePolicy {
         secure: !args.insecure_cookies,
     };
@@ -299,7 +310,7 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         .context("serving HTTP")
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -4,6 +4,7 @@ pub mod account;
 pub mod assets;
 pub mod community;
 pub mod feed;
+pub mod mail;
 pub mod paper;
 mod view;
 

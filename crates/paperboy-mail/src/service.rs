@@ -1,0 +1,160 @@
+//! What the web layer calls: subscribe (double opt-in: only the confirmation email is sent
+//! before confirmation), confirm, unsubscribe, change cadence, and the browser preview.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use paperboy_core::Email;
+use paperboy_store::{Cadence, NewSubscriber, Store, SubscribeOutcome, Subscriber};
+
+use crate::digest::{
+    EDITION_PAPERS, EditionContent, RecipientLinks, render_confirmation, render_digest,
+    select_papers,
+};
+use crate::message::{Outgoing, compose, preferences_url, unsubscribe_url};
+use crate::token::{hash_token, is_token, new_token};
+use crate::{MailResult, Mailer, SiteSettings};
+
+/// How long a confirmation link works.
+pub const CONFIRM_TTL_HOURS: i64 = 48;
+
+/// Subscriptions and previews for the web layer.
+#[derive(Clone)]
+pub struct MailService {
+    store: Arc<dyn Store>,
+    site: SiteSettings,
+    mailer: Mailer,
+}
+
+impl MailService {
+    /// A service over a store, mailing through `mailer`.
+    pub fn new(store: Arc<dyn Store>, site: SiteSettings, mailer: Mailer) -> Self {
+        Self {
+            store,
+            site,
+            mailer,
+        }
+    }
+
+    /// The site's settings.
+    pub fn site(&self) -> &SiteSettings {
+        &self.site
+    }
+
+    /// Subscribes an address. A new, pending or unsubscribed address gets a confirmation
+    /// email (sent in the background, so the answer takes as long whatever the address's
+    /// state); a confirmed one gets nothing. The caller shows the same page either way.
+    pub async fn subscribe(
+        &self,
+        email: Email,
+        cadence: Cadence,
+        user_id: Option<i64>,
+    ) -> MailResult<()> {
+        let token = new_token();
+        let outcome = self
+            .store
+            .subscribe(&NewSubscriber {
+                email,
+                user_id,
+                cadence,
+                confirm_token_hash: hash_token(&token),
+                confirm_expires_at: Utc::now() + Duration::hours(CONFIRM_TTL_HOURS),
+                unsubscribe_token: new_token(),
+            })
+            .await?;
+        if let SubscribeOutcome::ConfirmationNeeded(s) = outcome {
+            let this = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = this.send_confirmation(&s, &token).await {
+                    tracing::warn!(error = %e, subscriber = s.id, "confirmation email not sent");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    async fn send_confirmation(&self, s: &Subscriber, token: &str) -> MailResult<()> {
+        let confirm_url = format!("{}/subscribe/confirm/{token}", self.site.base_url);
+        let unsub = unsubscribe_url(&self.site, &s.unsubscribe_token);
+        let (text, html) = render_confirmation(&self.site, &confirm_url, s.cadence, &unsub)?;
+        let message = compose(
+            &self.site,
+            Outgoing {
+                to: &s.email,
+                subject: &format!("Confirm your subscription to {}", self.site.site_name),
+                unsubscribe_token: &s.unsubscribe_token,
+                message_id: None,
+                text,
+                html,
+                eight_bit: self.mailer.eight_bit(),
+            },
+        )?;
+        self.mailer
+            .send(message)
+            .await
+            .map_err(|e| crate::MailError::Build(e.to_string()))
+    }
+
+    /// Confirms the subscription a confirmation token belongs to; `None` if the token is
+    /// unknown, used or expired.
+    pub async fn confirm(&self, token: &str) -> MailResult<Option<Subscriber>> {
+        if !is_token(token) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .confirm_subscriber(&hash_token(token), Utc::now())
+            .await?)
+    }
+
+    /// Unsubscribes the holder of an unsubscribe secret (idempotent); `None` if unknown.
+    pub async fn unsubscribe(&self, token: &str) -> MailResult<Option<Subscriber>> {
+        if !is_token(token) {
+            return Ok(None);
+        }
+        Ok(self.store.unsubscribe(token, Utc::now()).await?)
+    }
+
+    /// The subscriber holding an unsubscribe secret.
+    pub async fn subscriber(&self, token: &str) -> MailResult<Option<Subscriber>> {
+        if !is_token(token) {
+            return Ok(None);
+        }
+        Ok(self.store.subscriber_by_token(token).await?)
+    }
+
+    /// Changes the cadence of the holder of an unsubscribe secret.
+    pub async fn set_cadence(
+        &self,
+        token: &str,
+        cadence: Cadence,
+    ) -> MailResult<Option<Subscriber>> {
+        if !is_token(token) {
+            return Ok(None);
+        }
+        Ok(self.store.set_subscriber_cadence(token, cadence).await?)
+    }
+
+    /// The HTML of the latest edition as a subscriber would see it (with inert links in place
+    /// of their secrets); when no edition was built yet, one over the latest feed day. `None`
+    /// when there are no papers at all.
+    pub async fn preview_html(&self) -> MailResult<Option<String>> {
+        let content = match self.store.latest_edition(None).await? {
+            Some(edition) => EditionContent::load(&*self.store, &edition, &self.site).await?,
+            None => {
+                let Some(date) = self.store.latest_feed_date().await? else {
+                    return Ok(None);
+                };
+                let ids = select_papers(&*self.store, Cadence::Daily, date, EDITION_PAPERS).await?;
+                EditionContent::for_papers(&*self.store, Cadence::Daily, date, &ids, &self.site)
+                    .await?
+            }
+        };
+        let links = RecipientLinks {
+            unsubscribe_url: unsubscribe_url(&self.site, "preview"),
+            preferences_url: preferences_url(&self.site, "preview"),
+        };
+        let (_, html) = render_digest(&content, &[], &links, &self.site)?;
+        Ok(Some(html))
+    }
+}

@@ -1,0 +1,342 @@
+//! Email digests on the web: subscribe from any page (the footer form), confirm (double
+//! opt-in), one-click unsubscribe (RFC 8058), preferences, and the browser preview.
+//!
+//! Everything under `/unsubscribe/` is authenticated by the secret in its path (mailed to the
+//! subscriber), not by a session, so it needs no CSRF token: a mail client's one-click
+//! `POST /unsubscribe/{token}` (body `List-Unsubscribe=One-Click`) comes without one.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use paperboy_core::Email;
+use paperboy_store::{Cadence, Subscriber, SubscriberStatus};
+use serde::Deserialize;
+
+use super::Ctx;
+use crate::{AppError, AppState};
+
+/// The preview's policy: the digest's inline styles are allowed, nothing else.
+const PREVIEW_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The digest routes, merged into the application router.
+pub fn mail_routes() -> Router<AppState> {
+    Router::new()
+        .route("/subscribe", post(subscribe_email))
+        .route("/subscribe/confirm/{token}", get(confirm_subscription))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_link).post(unsubscribe_one_click),
+        )
+        .route(
+            "/unsubscribe/{token}/preferences",
+            get(show_preferences).post(save_preferences),
+        )
+        .route("/digest/preview", get(preview_digest))
+}
+
+struct Prefs {
+    token: String,
+    daily: bool,
+    subscribed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "subscription.html")]
+struct SubscriptionPage {
+    ctx: Ctx,
+    heading: String,
+    message: String,
+    prefs: Option<Prefs>,
+}
+
+fn page(
+    ctx: Ctx,
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    prefs: Option<Prefs>,
+) -> Result<Response, AppError> {
+    let html = SubscriptionPage {
+        ctx,
+        heading: heading.into(),
+        message: message.into(),
+        prefs,
+    }
+    .render()?;
+    Ok((
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// The page shown when this instance sends no mail.
+fn mail_off(ctx: Ctx) -> Result<Response, AppError> {
+    page(
+        ctx,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Email digests are off",
+        "This Paperboy instance does not send email.",
+        None,
+    )
+}
+
+fn mail_error(e: paperboy_mail::MailError) -> AppError {
+    match e {
+        paperboy_mail::MailError::Store(e) => AppError::Store(e),
+        paperboy_mail::MailError::Render(e) => AppError::Render(e),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+/// The footer form.
+#[derive(Debug, Deserialize)]
+pub struct SubscribeForm {
+    email: String,
+    #[serde(default)]
+    cadence: Option<String>,
+}
+
+/// `POST /subscribe`: subscribes an address. The answer is the same whether or not the address
+/// was subscribed before, so it reveals nothing about who is.
+pub async fn subscribe_email(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<SubscribeForm>,
+) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            return page(
+                ctx,
+                StatusCode::BAD_REQUEST,
+                "That address does not look right",
+                &format!("{e}. Nothing was subscribed; please try again."),
+                None,
+            );
+        }
+    };
+    let cadence = match form.cadence.as_deref().filter(|c| !c.is_empty()) {
+        None => Cadence::Daily,
+        Some(c) => match Cadence::parse(c) {
+            Some(c) => c,
+            None => {
+                return page(
+                    ctx,
+                    StatusCode::BAD_REQUEST,
+                    "Unknown cadence",
+                    "Choose daily or weekly.",
+                    None,
+                );
+            }
+        },
+    };
+    mail.subscribe(email, cadence, None)
+        .await
+        .map_err(mail_error)?;
+    page(
+        ctx,
+        StatusCode::OK,
+        "Check your inbox",
+        "If this address is not subscribed yet, a confirmation link is on its way. Nothing else will be sent until you follow it.",
+        None,
+    )
+}
+
+/// `GET /subscribe/confirm/{token}`: the link of the confirmation email (works once, for
+/// 48 hours).
+pub async fn confirm_subscription(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    match mail.confirm(&token).await.map_err(mail_error)? {
+        Some(s) => page(
+            ctx,
+            StatusCode::OK,
+            "You are subscribed",
+            &format!(
+                "Trending papers will arrive {}. Every message has a one-click unsubscribe link.",
+                when(s.cadence)
+            ),
+            Some(prefs(&s)),
+        ),
+        None => page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "This link does not work any more",
+            "Confirmation links work once and expire after 48 hours. Subscribe again to get a new one.",
+            None,
+        ),
+    }
+}
+
+fn when(c: Cadence) -> &'static str {
+    match c {
+        Cadence::Daily => "every weekday",
+        Cadence::Weekly => "once a week",
+    }
+}
+
+fn prefs(s: &Subscriber) -> Prefs {
+    Prefs {
+        token: s.unsubscribe_token.clone(),
+        daily: s.cadence == Cadence::Daily,
+        subscribed: s.status != SubscriberStatus::Unsubscribed,
+    }
+}
+
+async fn unsubscribe(state: &AppState, ctx: Ctx, token: &str) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    match mail.unsubscribe(token).await.map_err(mail_error)? {
+        Some(s) => page(
+            ctx,
+            StatusCode::OK,
+            "You are unsubscribed",
+            &format!("{} will get no more digests.", s.email),
+            None,
+        ),
+        None => page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "Unknown unsubscribe link",
+            "This link belongs to no subscription. If you still get digests, use the link in the latest one.",
+            None,
+        ),
+    }
+}
+
+/// `GET /unsubscribe/{token}`: the link in every digest. One click unsubscribes; no sign-in,
+/// no confirmation step; following it again changes nothing.
+pub async fn unsubscribe_link(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    unsubscribe(&state, ctx, &token).await
+}
+
+/// `POST /unsubscribe/{token}`: RFC 8058 one-click unsubscribe, as mail clients send it (body
+/// `List-Unsubscribe=One-Click`), and the button of the preferences page. Idempotent.
+pub async fn unsubscribe_one_click(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    unsubscribe(&state, ctx, &token).await
+}
+
+/// `GET /unsubscribe/{token}/preferences`: shows and changes the cadence.
+pub async fn show_preferences(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    match mail.subscriber(&token).await.map_err(mail_error)? {
+        Some(s) => {
+            let message = match s.status {
+                SubscriberStatus::Unsubscribed => format!(
+                    "{} is unsubscribed. Subscribe again from the form below any page.",
+                    s.email
+                ),
+                _ => format!("{} gets trending papers {}.", s.email, when(s.cadence)),
+            };
+            page(
+                ctx,
+                StatusCode::OK,
+                "Your digest",
+                &message,
+                Some(prefs(&s)),
+            )
+        }
+        None => page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "Unknown link",
+            "This link belongs to no subscription.",
+            None,
+        ),
+    }
+}
+
+/// The preferences form.
+#[derive(Debug, Deserialize)]
+pub struct PreferencesForm {
+    cadence: String,
+}
+
+/// `POST /unsubscribe/{token}/preferences`: saves the cadence.
+pub async fn save_preferences(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    Form(form): Form<PreferencesForm>,
+) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    let Some(cadence) = Cadence::parse(&form.cadence) else {
+        return page(
+            ctx,
+            StatusCode::BAD_REQUEST,
+            "Unknown cadence",
+            "Choose daily or weekly.",
+            None,
+        );
+    };
+    match mail
+        .set_cadence(&token, cadence)
+        .await
+        .map_err(mail_error)?
+    {
+        Some(s) => page(
+            ctx,
+            StatusCode::OK,
+            "Saved",
+            &format!("{} will get trending papers {}.", s.email, when(s.cadence)),
+            Some(prefs(&s)),
+        ),
+        None => page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "Unknown link",
+            "This link belongs to no subscription.",
+            None,
+        ),
+    }
+}
+
+/// `GET /digest/preview`: the latest edition as subscribers see it.
+pub async fn preview_digest(State(state): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    match mail.preview_html().await.map_err(mail_error)? {
+        Some(html) => Ok((
+            [(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(PREVIEW_CSP),
+            )],
+            Html(html),
+        )
+            .into_response()),
+        None => Err(AppError::NotFound(
+            "There are no papers yet, so there is no digest to preview.".into(),
+        )),
+    }
+}

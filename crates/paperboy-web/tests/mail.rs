@@ -1,0 +1,427 @@
+//! Subscriptions and digests through the real app on a random port, with a real SMTP server
+//! (aiosmtpd) receiving the mail: every link is followed against the running server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paperboy_core::{ArxivId, Email, NewAuthor, NewFeedEntry, NewPaper};
+use paperboy_mail::schedule::build_edition;
+use paperboy_mail::{MailService, Mailer, SiteSettings, SmtpSettings, Worker, WorkerOptions};
+use paperboy_store::{Cadence, Store, SubscriberStatus};
+use paperboy_testkit::smtp::{ReceivedMail, SmtpSink};
+
+struct TestApp {
+    base: String,
+    http: reqwest::Client,
+    store: Arc<dyn Store>,
+    site: SiteSettings,
+    mailer: Mailer,
+    sink: SmtpSink,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    async fn spawn() -> Option<Self> {
+        let sink = SmtpSink::start()?;
+        let (store, dir) = paperboy_testkit::sqlite_store().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let site =
+            SiteSettings::new("Paperboy", &base, "Paperboy <digest@example.org>").expect("site");
+        let mailer = Mailer::new(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: sink.port(),
+            ..SmtpSettings::default()
+        })
+        .expect("mailer");
+        let mut state = paperboy_web::AppState::new(store.clone()).with_mail(MailService::new(
+            store.clone(),
+            site.clone(),
+            mailer.clone(),
+        ));
+        // Plain http on loopback: cookies without `Secure`, so the client keeps them.
+        state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
+        tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Some(Self {
+            base,
+            http,
+            store,
+            site,
+            mailer,
+            sink,
+            _dir: dir,
+        })
+    }
+
+    /// The CSRF token a page's forms carry (the footer's subscribe form is on every page).
+    async fn csrf(&self) -> String {
+        let html = self.follow(&format!("{}/", self.base)).await.1;
+        let at = html
+            .find("name=\"csrf_token\" value=\"")
+            .expect("a form with a token");
+        let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
+        rest[..rest.find('"').expect("end of value")].to_owned()
+    }
+
+    async fn subscribe(&self, email: &str) -> (u16, String) {
+        let token = self.csrf().await;
+        let r = self
+            .http
+            .post(format!("{}/subscribe", self.base))
+            .form(&[("email", email), ("csrf_token", token.as_str())])
+            .send()
+            .await
+            .expect("post");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
+    async fn follow(&self, url: &str) -> (u16, String) {
+        assert!(url.starts_with(&self.base), "{url} points at this server");
+        let r = self.http.get(url).send().await.expect("get");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
+    async fn status_of(&self, email: &str) -> Option<SubscriberStatus> {
+        self.store
+            .subscriber_by_email(&Email::parse(email).expect("email"))
+            .await
+            .expect("read")
+            .map(|s| s.status)
+    }
+
+    async fn send_digest(&self) {
+        let mut p = NewPaper::new(
+            ArxivId::parse("2510.00001").expect("id"),
+            "A paper worth reading",
+            "Abstract.",
+            DateTime::parse_from_rfc3339("2025-10-29T08:00:00Z")
+                .expect("t")
+                .with_timezone(&Utc),
+        );
+        p.authors = vec![NewAuthor::named("Ada Lovelace")];
+        p.feed = Some(NewFeedEntry {
+            feed_date: day(),
+            submitted_at: p.published_at,
+            submitter: None,
+            organization: None,
+        });
+        self.store.upsert_papers(&[p]).await.expect("paper");
+        build_edition(&*self.store, Cadence::Daily, day())
+            .await
+            .expect("build");
+        let worker = Worker::new(
+            self.store.clone(),
+            self.site.clone(),
+            self.mailer.clone(),
+            WorkerOptions {
+                poll: Duration::from_millis(50),
+                ..WorkerOptions::default()
+            },
+        );
+        worker.drain().await.expect("drain");
+    }
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 10, 29).expect("date")
+}
+
+/// The first URL in `text` that starts with `prefix`.
+fn link(text: &str, prefix: &str) -> String {
+    let start = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn for_rcpt<'a>(mail: &'a [ReceivedMail], who: &str) -> Vec<&'a ReceivedMail> {
+    mail.iter().filter(|m| m.rcpt == [who]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_sends_only_a_confirmation_whose_link_confirms_once() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let (status, body) = app.subscribe("Ada@Example.org").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Check your inbox"));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Pending)
+    );
+
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    let m = &got[0];
+    assert_eq!(m.rcpt, ["Ada@example.org"]);
+    assert!(m.header("Subject").expect("subject").contains("Confirm"));
+    assert!(
+        m.header("List-Unsubscribe")
+            .expect("header")
+            .contains("/unsubscribe/")
+    );
+    assert_eq!(
+        m.header("List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let confirm = link(&m.text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(
+        link(&m.html, &format!("{}/subscribe/confirm/", app.base)),
+        confirm
+    );
+    let token = confirm.rsplit('/').next().expect("token");
+    assert!(token.len() >= 32, "at least 128 bits");
+
+    // A digest built before confirmation does not go to a pending address.
+    app.send_digest().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.sink.messages().len(), 1, "nothing but the confirmation");
+
+    let (status, body) = app.follow(&confirm).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("You are subscribed"));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Confirmed)
+    );
+    let (status, _) = app.follow(&confirm).await;
+    assert_eq!(status, 404, "the link works once");
+    let (status, _) = app
+        .follow(&format!(
+            "{}/subscribe/confirm/{}",
+            app.base,
+            "0".repeat(64)
+        ))
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubscribing_answers_the_same_whether_or_not_the_address_was_subscribed() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let (_, fresh) = app.subscribe("new@example.org").await;
+    app.subscribe("old@example.org").await;
+    let first = app.sink.wait_for(2, Duration::from_secs(10)).await;
+    let mail = for_rcpt(&first, "old@example.org");
+    let confirm = link(&mail[0].text, &format!("{}/subscribe/confirm/", app.base));
+    app.follow(&confirm).await;
+    assert_eq!(
+        app.status_of("old@example.org").await,
+        Some(SubscriberStatus::Confirmed)
+    );
+
+    let (status, again) = app.subscribe("old@example.org").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        again, fresh,
+        "the same page for a subscribed address as for a new one"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        for_rcpt(&app.sink.messages(), "old@example.org").len(),
+        1,
+        "a confirmed address is not mailed again"
+    );
+    assert_eq!(
+        app.status_of("old@example.org").await,
+        Some(SubscriberStatus::Confirmed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_address_or_a_header_injection_attempt_is_refused_and_nothing_is_sent() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    for bad in [
+        "not-an-address",
+        "ada@example.org\r\nBcc: victim@example.org",
+        "ada@example.org\nSubject: hi",
+        "\"Ada\" <ada@example.org>, victim@example.org",
+    ] {
+        let (status, body) = app.subscribe(bad).await;
+        assert_eq!(status, 400, "{bad:?}");
+        assert!(body.contains("does not look right"));
+    }
+    assert_eq!(
+        app.store
+            .confirmed_subscribers(Cadence::Daily, 10)
+            .await
+            .expect("list")
+            .len(),
+        0
+    );
+    assert_eq!(app.status_of("ada@example.org").await, None);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.sink.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unsubscribe_links_of_a_digest_work_in_one_click_without_signing_in_and_again() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    for who in ["ada@example.org", "bob@example.org"] {
+        app.subscribe(who).await;
+    }
+    let confirmations = app.sink.wait_for(2, Duration::from_secs(10)).await;
+    for m in &confirmations {
+        let (status, _) = app
+            .follow(&link(&m.text, &format!("{}/subscribe/confirm/", app.base)))
+            .await;
+        assert_eq!(status, 200);
+    }
+    app.send_digest().await;
+    let all = app.sink.wait_for(4, Duration::from_secs(10)).await;
+    assert_eq!(all.len(), 4);
+    let ada = *for_rcpt(&all, "ada@example.org")
+        .last()
+        .expect("ada's digest");
+    let bob = *for_rcpt(&all, "bob@example.org")
+        .last()
+        .expect("bob's digest");
+    assert!(ada.text.contains("A paper worth reading"));
+
+    // Ada clicks the link in the body: one GET, no confirmation step.
+    let after = ada
+        .text
+        .split("Unsubscribe in one click: ")
+        .nth(1)
+        .expect("the unsubscribe line");
+    let body_link = link(after, &format!("{}/unsubscribe/", app.base));
+    assert!(!body_link.ends_with("/preferences"));
+    let (status, page) = app.follow(&body_link).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are unsubscribed"));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Unsubscribed)
+    );
+    let (status, _) = app.follow(&body_link).await;
+    assert_eq!(status, 200, "idempotent");
+
+    // Bob's mail client uses the header: RFC 8058 one-click POST.
+    let header = bob.header("List-Unsubscribe").expect("header");
+    let https = link(header, &format!("{}/unsubscribe/", app.base));
+    assert!(header.contains("<mailto:digest@example.org?subject=unsubscribe%20"));
+    for _ in 0..2 {
+        let r = app
+            .http
+            .post(&https)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    assert_eq!(
+        app.status_of("bob@example.org").await,
+        Some(SubscriberStatus::Unsubscribed)
+    );
+
+    let (status, _) = app
+        .follow(&format!("{}/unsubscribe/{}", app.base, "f".repeat(64)))
+        .await;
+    assert_eq!(status, 404);
+
+    // Nobody is mailed again: a new edition enqueues no one.
+    let next = build_edition(&*app.store, Cadence::Daily, day().succ_opt().expect("next"))
+        .await
+        .expect("build");
+    assert_eq!(next.enqueued, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preferences_page_shows_and_changes_the_cadence() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    app.subscribe("ada@example.org").await;
+    let m = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    app.follow(&link(
+        &m[0].text,
+        &format!("{}/subscribe/confirm/", app.base),
+    ))
+    .await;
+    let token = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("found")
+        .unsubscribe_token;
+    let url = format!("{}/unsubscribe/{token}/preferences", app.base);
+    let (status, page) = app.follow(&url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("every weekday"));
+    let r = app
+        .http
+        .post(&url)
+        .form(&[("cadence", "weekly")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, page) = app.follow(&url).await;
+    assert!(page.contains("once a week"));
+    let r = app
+        .http
+        .post(&url)
+        .form(&[("cadence", "hourly")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_shows_the_latest_edition_and_every_page_offers_the_subscribe_form() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let r = app
+        .http
+        .get(format!("{}/digest/preview", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 404, "no papers, no preview");
+    app.send_digest().await;
+    let r = app
+        .http
+        .get(format!("{}/digest/preview", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(csp.contains("style-src 'unsafe-inline'") && !csp.contains("script-src"));
+    let html = r.text().await.expect("body");
+    assert!(html.contains("A paper worth reading"));
+    assert!(html.contains("style=\""));
+
+    let (status, home) = app.follow(&format!("{}/", app.base)).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("Get trending papers in your email inbox!"));
+    assert!(home.contains(r#"action="/subscribe""#));
+    assert!(home.contains(r#"name="csrf_token""#));
+}

@@ -1,0 +1,291 @@
+//! `paperboy digest` as an operator runs it: real processes, a real SQLite file, a real SMTP
+//! server (aiosmtpd), and a worker killed with SIGKILL mid-batch.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper};
+use paperboy_store::Store;
+use paperboy_testkit::smtp::SmtpSink;
+
+fn paperboy(data_dir: &Path, sink: &SmtpSink) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paperboy"));
+    cmd.env_remove("PAPERBOY_DATABASE_URL")
+        .env("PAPERBOY_DATA_DIR", data_dir)
+        .env("PAPERBOY_SMTP_HOST", "127.0.0.1")
+        .env("PAPERBOY_SMTP_PORT", sink.port().to_string())
+        .env("PAPERBOY_MAIL_FROM", "Paperboy <digest@example.org>")
+        .env("PAPERBOY_BASE_URL", "https://papers.example.org")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+async fn seed(data_dir: &Path, subscribers: usize) {
+    let store = paperboy_store::sqlite::SqliteStore::open(&data_dir.join("paperboy.sqlite"))
+        .await
+        .expect("open");
+    let papers: Vec<NewPaper> = (1..=12)
+        .map(|i| {
+            let mut p = NewPaper::new(
+                ArxivId::parse(&format!("2510.{i:05}")).expect("id"),
+                format!("Paper {i}"),
+                "An abstract.",
+                t("2025-10-28T12:00:00Z"),
+            );
+            p.authors = vec![NewAuthor::named("Ada Lovelace")];
+            p.source_upvotes = Some(i64::from(i));
+            p.feed = Some(NewFeedEntry {
+                feed_date: NaiveDate::from_ymd_opt(2025, 10, 29).expect("date"),
+                submitted_at: t("2025-10-29T08:00:00Z"),
+                submitter: None,
+                organization: None,
+            });
+            p
+        })
+        .collect();
+    store.upsert_papers(&papers).await.expect("papers");
+    let list = (0..subscribers)
+        .map(|i| format!("reader{i}@example.org"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(data_dir.join("subscribers.txt"), list).expect("write list");
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run paperboy");
+    assert!(
+        out.status.success(),
+        "paperboy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_prints_what_would_be_sent_and_changes_nothing() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path(), 3).await;
+    run_ok(paperboy(dir.path(), &sink).args([
+        "digest",
+        "import-subscribers",
+        dir.path().join("subscribers.txt").to_str().expect("path"),
+    ]));
+    let out = run_ok(paperboy(dir.path(), &sink).args([
+        "digest",
+        "build",
+        "--edition",
+        "2025-10-29",
+        "--dry-run",
+    ]));
+    assert!(
+        out.contains("Trending papers for Wednesday, October 29, 2025"),
+        "{out}"
+    );
+    assert!(out.contains("Paper 12"), "{out}");
+    assert!(out.contains("would enqueue up to 3 messages"), "{out}");
+    assert!(out.contains("to reader0@example.org"), "{out}");
+    let out = run_ok(paperboy(dir.path(), &sink).args(["digest", "run", "--dry-run"]));
+    assert!(out.contains("would send up to 0 messages"), "{out}");
+    let status = run_ok(paperboy(dir.path(), &sink).args(["digest", "status"]));
+    assert!(status.contains("queued 0"), "{status}");
+    assert!(sink.messages().is_empty());
+
+    let bad = paperboy(dir.path(), &sink)
+        .args(["digest", "build", "--edition", "2025-13-45"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a date like 2025-10-29"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subscriber() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    const N: usize = 1500;
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path(), N).await;
+    let out = run_ok(paperboy(dir.path(), &sink).args([
+        "digest",
+        "import-subscribers",
+        dir.path().join("subscribers.txt").to_str().expect("path"),
+    ]));
+    assert!(out.contains(&format!("{N} subscribers added")), "{out}");
+    let out =
+        run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    assert!(out.contains(&format!("{N} messages enqueued")), "{out}");
+    let out =
+        run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    assert!(
+        out.contains("0 messages enqueued"),
+        "building twice is a no-op: {out}"
+    );
+
+    let worker = |sink: &SmtpSink| {
+        let mut cmd = paperboy(dir.path(), sink);
+        cmd.args([
+            "digest",
+            "run",
+            "--lease-seconds",
+            "2",
+            "--batch-size",
+            "100",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        cmd
+    };
+    let mut first = worker(&sink).spawn().expect("start the worker");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.messages().is_empty() {
+        assert!(Instant::now() < deadline, "the worker sent nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Kill at a moment unrelated to what the server just stored (a real crash is not timed
+    // to the server's replies): a fixed while after sending began.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    first.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
+    first.wait().expect("reap");
+    let at_kill = sink.messages().len();
+    assert!(at_kill < N, "killed mid-batch ({at_kill} of {N} delivered)");
+
+    let out = worker(&sink).output().expect("restart the worker");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = sink.wait_for(N, Duration::from_secs(10)).await;
+
+    let mut ids_by_rcpt: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for m in &got {
+        assert_eq!(m.rcpt.len(), 1);
+        let id = m.header("Message-ID").expect("Message-ID").to_owned();
+        ids_by_rcpt.entry(m.rcpt[0].clone()).or_default().insert(id);
+        *copies.entry(m.rcpt[0].clone()).or_default() += 1;
+    }
+    assert_eq!(
+        ids_by_rcpt.len(),
+        N,
+        "every confirmed subscriber received the digest"
+    );
+    assert!(
+        ids_by_rcpt.values().all(|ids| ids.len() == 1),
+        "one message per subscriber: a resend carries the same Message-ID"
+    );
+    let resent: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!(
+        "{} delivered before SIGKILL; {} transmitted twice (accepted by the server but killed before the outcome was recorded)",
+        at_kill,
+        resent.len()
+    );
+    assert!(
+        resent.len() <= 4,
+        "only messages in flight at the kill (at most one per SMTP connection) may be transmitted again: {resent:?}"
+    );
+    let store = paperboy_store::sqlite::SqliteStore::open(&dir.path().join("paperboy.sqlite"))
+        .await
+        .expect("open");
+    let counts = store.outbox_counts(None).await.expect("counts");
+    assert_eq!((counts.sent, counts.pending()), (N as i64, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_confirms_subscriptions_by_email_and_its_worker_sends_a_built_edition() {
+    use std::io::{BufRead, BufReader};
+
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path(), 2).await;
+    let mut child = paperboy(dir.path(), &sink)
+        .env_remove("PAPERBOY_BASE_URL")
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let url = line.trim().rsplit(' ').next().expect("address").to_owned();
+
+    let http = reqwest::Client::new();
+    // A browser first gets the CSRF cookie with a page, then sends its token with the form.
+    let home = http.get(format!("{url}/")).send().await.expect("home page");
+    let cookie = home
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("__Host-pb_csrf="))
+        .expect("a CSRF cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    let token = cookie.split_once('=').expect("value").1.to_owned();
+    let r = http
+        .post(format!("{url}/subscribe"))
+        .header("cookie", &cookie)
+        .form(&[("email", "ada@example.org"), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status().as_u16(), 200);
+    let got = sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "the confirmation email");
+    let text = &got[0].text;
+    let start = text
+        .find(&format!("{url}/subscribe/confirm/"))
+        .expect("a link to this server");
+    let confirm = text[start..].split_whitespace().next().expect("link");
+    let r = http.get(confirm).send().await.expect("confirm");
+    assert_eq!(r.status().as_u16(), 200);
+
+    run_ok(paperboy(dir.path(), &sink).args([
+        "digest",
+        "import-subscribers",
+        dir.path().join("subscribers.txt").to_str().expect("path"),
+    ]));
+    let out =
+        run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    assert!(out.contains("3 messages enqueued"), "{out}");
+    // The worker inside serve picks them up (it polls every few seconds).
+    let got = sink.wait_for(4, Duration::from_secs(30)).await;
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    let mut digests: Vec<String> = got
+        .iter()
+        .filter(|m| {
+            m.header("Subject")
+                .is_some_and(|s| s.contains("Trending papers"))
+        })
+        .map(|m| m.rcpt.join(","))
+        .collect();
+    digests.sort();
+    assert_eq!(
+        digests,
+        [
+            "ada@example.org",
+            "reader0@example.org",
+            "reader1@example.org"
+        ]
+    );
+}
