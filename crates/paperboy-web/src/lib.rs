@@ -60,6 +60,11 @@ pub fn router(state: AppState) -> Router {
             get(pages::account::show_signup).post(pages::account::sign_up),
         )
         .route("/signout", post(pages::account::sign_out))
+        .route("/settings/tokens", post(pages::account::create_token))
+        .route(
+            "/settings/tokens/{id}/revoke",
+            post(pages::account::revoke_token),
+        )
         .merge(pages::mail::mail_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -483,3 +483,45 @@ async fn pages_for_signed_in_users_send_visitors_to_sign_in() {
         assert_eq!(r.headers()["location"], "/signin");
     }
 }
+
+#[tokio::test]
+async fn settings_create_a_token_shown_once_and_revoke_it() {
+    let app = TestApp::spawn().await;
+    app.sign_up("scripter").await;
+    let r = app.post("/settings/tokens", &[("name", "laptop")]).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.expect("body");
+    let at = html.find("<code>pb_").expect("the secret is shown") + "<code>".len();
+    let secret = html[at..at + html[at..].find('<').expect("end")].to_owned();
+    let user = app
+        .store
+        .authenticate_api_token(&secret)
+        .await
+        .expect("auth")
+        .expect("valid");
+    assert_eq!(user.username, "scripter");
+    let listed = app.html("/settings").await;
+    assert!(
+        listed.contains("laptop") && !listed.contains(&secret),
+        "listed, secret not shown again"
+    );
+    let tokens = app.store.api_tokens(user.id).await.expect("tokens");
+    let revoke = format!("/settings/tokens/{}/revoke", tokens[0].id);
+    assert_eq!(app.post(&revoke, &[]).await.status().as_u16(), 303);
+    assert!(
+        app.store
+            .authenticate_api_token(&secret)
+            .await
+            .expect("auth")
+            .is_none(),
+        "revoked"
+    );
+    assert_eq!(
+        app.post(&revoke, &[]).await.status().as_u16(),
+        404,
+        "only once"
+    );
+    let r = app.post("/settings/tokens", &[("name", "  ")]).await;
+    assert_eq!(r.status().as_u16(), 400);
+}

@@ -40,6 +40,14 @@ struct SignUpPage {
     email: String,
 }
 
+/// A personal API token as the settings page lists it.
+struct TokenRow {
+    id: i64,
+    name: String,
+    created: String,
+    last_used: String,
+}
+
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
@@ -47,6 +55,9 @@ struct SettingsPage {
     username: String,
     fullname: String,
     email: String,
+    tokens: Vec<TokenRow>,
+    /// A token just created: its secret, shown this once.
+    new_secret: Option<String>,
 }
 
 /// The sign-in form's fields.
@@ -237,14 +248,82 @@ pub async fn sign_out(
 }
 
 /// `GET /settings`
-pub async fn show_settings(SignedIn(user): SignedIn, ctx: Ctx) -> Result<Html<String>, AppError> {
-    Ok(Html(
-        SettingsPage {
-            ctx,
-            username: user.username,
-            fullname: user.fullname,
-            email: user.email.unwrap_or_default(),
-        }
-        .render()?,
-    ))
+pub async fn show_settings(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    render_settings(&state, user, ctx, None).await
+}
+
+async fn render_settings(
+    state: &AppState,
+    user: paperboy_store::User,
+    ctx: Ctx,
+    new_secret: Option<String>,
+) -> Result<Response, AppError> {
+    let tokens = state
+        .store
+        .api_tokens(user.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            name: t.name,
+            created: t.created_at.format("%Y-%m-%d").to_string(),
+            last_used: t.last_used_at.map_or_else(
+                || "never".to_owned(),
+                |d| d.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
+        })
+        .collect();
+    let page = SettingsPage {
+        ctx,
+        username: user.username,
+        fullname: user.fullname,
+        email: user.email.unwrap_or_default(),
+        tokens,
+        new_secret,
+    };
+    // The page may hold a secret shown once: never cache it.
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Html(page.render()?),
+    )
+        .into_response())
+}
+
+/// The new-token form.
+#[derive(Debug, Deserialize)]
+pub struct NewTokenForm {
+    name: String,
+}
+
+/// `POST /settings/tokens`: creates a personal API token and shows its secret once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+    Form(form): Form<NewTokenForm>,
+) -> Result<Response, AppError> {
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::BadRequest(
+            "Give the token a name of 1 to 100 characters.".into(),
+        ));
+    }
+    let created = state.store.create_api_token(user.id, name).await?;
+    render_settings(&state, user, ctx, Some(created.secret)).await
+}
+
+/// `POST /settings/tokens/{id}/revoke`
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Response, AppError> {
+    if !state.store.revoke_api_token(user.id, id).await? {
+        return Err(AppError::NotFound("You have no such token.".into()));
+    }
+    Ok(Redirect::to("/settings").into_response())
 }
