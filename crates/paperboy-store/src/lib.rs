@@ -16,8 +16,8 @@ use chrono::NaiveDate;
 use paperboy_core::{ArxivId, NewPaper, Paper};
 
 pub use model::{
-    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, UpsertSummary, User,
-    author_key, sort_trending,
+    Backend, ChangeCursor, ChangedPapers, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor,
+    Stats, UpsertSummary, User, author_key, sort_trending,
 };
 
 /// What can go wrong in the storage layer.
@@ -116,6 +116,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs the backend's own consistency checks; an error names what is wrong.
     async fn check_integrity(&self) -> StoreResult<()>;
+
+    // ---- search ----
+
+    /// Papers changed (inserted, updated, voted on, hidden) after `cursor`, oldest change
+    /// first, at most `limit` changes: keyset on `(modified_at, id)`, so a caller that keeps
+    /// the returned cursor sees every change exactly in order (the search index catches up
+    /// this way). Hidden papers come back as `removed`.
+    async fn papers_changed_since(
+        &self,
+        cursor: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> StoreResult<ChangedPapers>;
 }
 
 /// Opens the store a configuration names: a `postgres://` (or `postgresql://`) URL selects

@@ -13,12 +13,15 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::model::{authors_from_json, authors_to_json};
 use crate::{
-    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
-    StoreResult, UpsertSummary, User, author_key,
+    Backend, ChangeCursor, ChangedPapers, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor,
+    Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 
 /// Migrations, in order; the table `paperboy_migrations` records those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_init.sql"),
+    include_str!("../migrations/postgres/0002_search.sql"),
+];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
 const MIGRATION_LOCK: i64 = 0x7061_7065_7262_6f79; // "paperboy"
@@ -766,5 +769,61 @@ impl Store for PgStore {
             )));
         }
         Ok(())
+    }
+
+    // ---- search ----
+
+    async fn papers_changed_since(
+        &self,
+        cursor: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> StoreResult<ChangedPapers> {
+        let (after_at, after_id) = match cursor {
+            Some(c) => (c.modified_at, c.id.clone()),
+            None => (DateTime::<Utc>::UNIX_EPOCH, String::new()),
+        };
+        let keys = {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT id, modified_at, hidden FROM papers WHERE (modified_at, id) > ($1, $2)
+                     ORDER BY modified_at, id LIMIT $3",
+                )
+                .await?;
+            client
+                .query(&stmt, &[&after_at, &after_id, &i64::from(limit)])
+                .await?
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, String>(0),
+                        r.get::<_, DateTime<Utc>>(1),
+                        r.get::<_, bool>(2),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let Some((last_id, last_at, _)) = keys.last().cloned() else {
+            return Ok(ChangedPapers::default());
+        };
+        let papers = self
+            .query_papers(
+                &format!(
+                    "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden
+                     AND (p.modified_at, p.id) > ($1, $2) AND (p.modified_at, p.id) <= ($3, $4)
+                     ORDER BY p.modified_at, p.id"
+                ),
+                &[&after_at, &after_id, &last_at, &last_id],
+            )
+            .await?;
+        let removed = keys.into_iter().filter(|k| k.2).map(|k| k.0).collect();
+        Ok(ChangedPapers {
+            papers,
+            removed,
+            next: Some(ChangeCursor {
+                modified_at: last_at,
+                id: last_id,
+            }),
+        })
     }
 }

@@ -15,12 +15,15 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::model::{authors_from_json, authors_to_json};
 use crate::{
-    Backend, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor, Stats, Store, StoreError,
-    StoreResult, UpsertSummary, User, author_key,
+    Backend, ChangeCursor, ChangedPapers, FeedPage, FeedQuery, FeedSort, NewUser, PaperCursor,
+    Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 
 /// Migrations, in order; `PRAGMA user_version` records how many were applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_search.sql"),
+];
 
 /// Readers kept open for reuse.
 const MAX_IDLE_READERS: usize = 16;
@@ -761,6 +764,56 @@ impl Store for SqliteStore {
                 )));
             }
             Ok(())
+        })
+        .await
+    }
+
+    // ---- search ----
+
+    async fn papers_changed_since(
+        &self,
+        cursor: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> StoreResult<ChangedPapers> {
+        let (after_ms, after_id) = match cursor {
+            Some(c) => (ms(c.modified_at), c.id.clone()),
+            None => (i64::MIN, String::new()),
+        };
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, modified_at, hidden FROM papers WHERE (modified_at, id) > (?1, ?2)
+                 ORDER BY modified_at, id LIMIT ?3",
+            )?;
+            let keys = stmt
+                .query_map(params![after_ms, after_id, i64::from(limit)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some((last_id, last_ms, _)) = keys.last().cloned() else {
+                return Ok(ChangedPapers::default());
+            };
+            let papers = query_papers(
+                conn,
+                &format!(
+                    "SELECT {PAPER_COLUMNS} WHERE p.hidden = 0
+                     AND (p.modified_at, p.id) > (?1, ?2) AND (p.modified_at, p.id) <= (?3, ?4)
+                     ORDER BY p.modified_at, p.id"
+                ),
+                &[&after_ms, &after_id, &last_ms, &last_id],
+            )?;
+            let removed = keys.into_iter().filter(|k| k.2).map(|k| k.0).collect();
+            Ok(ChangedPapers {
+                papers,
+                removed,
+                next: Some(ChangeCursor {
+                    modified_at: from_ms(last_ms)?,
+                    id: last_id,
+                }),
+            })
         })
         .await
     }

@@ -57,6 +57,10 @@ enum Command {
     Sync(SyncArgs),
     /// Print counts of what is stored.
     Stats,
+    /// Rebuild the search index from the stored papers.
+    Reindex,
+    /// Measure search quality on a BEIR-layout relevance data set (nDCG@10, Recall@100, MRR@10).
+    Eval(crate::search_cmd::EvalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +151,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import(&cli.settings, args).await,
         Command::Sync(args) => sync(&cli.settings, args).await,
         Command::Stats => stats(&cli.settings).await,
+        Command::Reindex => {
+            crate::search_cmd::reindex(&cli.settings.data_dir, open_store(&cli.settings).await?)
+                .await
+        }
+        Command::Eval(args) => crate::search_cmd::eval(&args),
     }
 }
 
@@ -156,6 +165,8 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    // The search index catches up now and every minute (the web layer will take it from here).
+    let _search = crate::search_cmd::open_search(&settings.data_dir, store.clone())?;
     if !args.no_sync {
         let store = store.clone();
         let sync_settings = args.sources.settings();

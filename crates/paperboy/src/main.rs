@@ -1,6 +1,7 @@
 //! `paperboy`: run a self-hosted Daily Papers site, import papers, sync from the live sources.
 
 mod cli;
+mod search_cmd;
 
 use clap::Parser;
 
