@@ -154,6 +154,11 @@ impl VectorIndex {
         self.live_count == 0
     }
 
+    /// Number of slots, live or not.
+    pub fn slots_len(&self) -> Slot {
+        self.keys.len() as Slot
+    }
+
     /// Length of the vectors.
     pub fn dims(&self) -> usize {
         self.dims

@@ -407,6 +407,11 @@ impl SearchEngine {
         Ok(())
     }
 
+    /// Sets the title boost of keyword queries (relative to title + abstract).
+    pub fn set_title_boost(&mut self, boost: f32) {
+        self.text.title_boost = boost;
+    }
+
     /// The embedder in use.
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
         &self.embedder
@@ -641,7 +646,7 @@ impl SearchEngine {
         highlight: bool,
     ) -> Result<SearchResults, SearchError> {
         let gens = if highlight && !text.is_empty() {
-            let q = self.text.parse(text);
+            let q = self.text.parse_for_highlight(text);
             Some(self.text.highlighters(searcher, q.as_ref())?)
         } else {
             None
@@ -673,6 +678,43 @@ impl SearchEngine {
             total,
             direct: false,
         })
+    }
+
+    /// Up to `n` indexed keys, spread over the index (for benchmarks and diagnostics).
+    pub fn sample_keys(&self, n: usize) -> Vec<String> {
+        let vectors = self.read_vectors();
+        let live: Vec<Slot> = (0..vectors.slots_len())
+            .filter(|&s| vectors.is_live(s))
+            .collect();
+        let step = (live.len() / n.max(1)).max(1);
+        live.iter()
+            .step_by(step)
+            .take(n)
+            .filter_map(|&s| vectors.key(s).map(str::to_owned))
+            .collect()
+    }
+
+    /// Share of the exact top `k` that the vector index returns, averaged over the queries'
+    /// embeddings (a diagnostic of the approximate search on the real vectors).
+    pub fn ann_recall(&self, queries: &[&str], k: usize) -> f64 {
+        let vectors = self.read_vectors();
+        let mut found = 0usize;
+        let mut wanted = 0usize;
+        for q in queries {
+            let v = self.embedder.embed_query(q);
+            let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
+            wanted += exact.len();
+            found += vectors
+                .search(&v, k)
+                .into_iter()
+                .filter(|x| exact.contains(&x.0))
+                .count();
+        }
+        if wanted == 0 {
+            1.0
+        } else {
+            found as f64 / wanted as f64
+        }
     }
 
     /// The `k` papers most similar to `id` (not itself), by embedding.

@@ -24,7 +24,7 @@ use crate::ann::Slot;
 use crate::{Filters, SearchDoc, SearchError, Segment};
 
 /// Title boost relative to the other text fields (tuned on SciFact train).
-pub const TITLE_BOOST: f32 = 1.5;
+pub const TITLE_BOOST: f32 = 0.3;
 
 /// Characters of abstract shown in a highlighted snippet.
 const SUMMARY_SNIPPET_CHARS: usize = 360;
@@ -36,6 +36,7 @@ pub struct Fields {
     slot: Field,
     title: Field,
     summary: Field,
+    all: Field,
     authors: Field,
     organization: Field,
     org_key: Field,
@@ -64,6 +65,7 @@ fn schema() -> (Schema, Fields) {
         slot: b.add_u64_field("slot", FAST),
         title: b.add_text_field("title", stemmed.clone() | STORED),
         summary: b.add_text_field("summary", stemmed.clone() | STORED),
+        all: b.add_text_field("all", stemmed.clone()),
         authors: b.add_text_field("authors", plain.clone()),
         organization: b.add_text_field("organization", plain),
         org_key: b.add_text_field("org_key", STRING),
@@ -139,6 +141,7 @@ impl TextIndex {
             f.slot => u64::from(slot),
             f.title => d.title.as_str(),
             f.summary => d.summary.as_str(),
+            f.all => format!("{} {}", d.title, d.summary),
             f.published => d.published_at.timestamp(),
             f.upvotes => d.upvotes,
             f.has_code => u64::from(d.has_code),
@@ -187,15 +190,25 @@ impl TextIndex {
         self.reader.searcher()
     }
 
-    /// The parsed user query (lenient: stray syntax is read as words).
+    /// The parsed user query (lenient: stray syntax is read as words). Title and abstract
+    /// are scored as one field (BM25 over the whole text ranks better than a sum of per-field
+    /// scores), plus the title again with a boost, authors, organization and keywords.
     pub fn parse(&self, text: &str) -> Box<dyn Query> {
         let f = &self.fields;
         let mut parser = QueryParser::for_index(
             &self.index,
-            vec![f.title, f.summary, f.authors, f.organization, f.keywords],
+            vec![f.all, f.title, f.authors, f.organization, f.keywords],
         );
         parser.set_field_boost(f.title, self.title_boost);
         parser.parse_query_lenient(text).0
+    }
+
+    /// The user query over title and abstract only, for highlighting.
+    pub fn parse_for_highlight(&self, text: &str) -> Box<dyn Query> {
+        let f = &self.fields;
+        QueryParser::for_index(&self.index, vec![f.title, f.summary])
+            .parse_query_lenient(text)
+            .0
     }
 
     /// The filters as a query (`None`: no filter).

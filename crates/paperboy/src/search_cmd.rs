@@ -21,6 +21,12 @@ pub struct EvalArgs {
     /// Also search the hybrid weight that maximizes nDCG@10 on this split (use on train).
     #[arg(long)]
     pub tune: bool,
+    /// Overrides the title boost of keyword queries.
+    #[arg(long)]
+    pub title_boost: Option<f32>,
+    /// Overrides the semantic weight of hybrid fusion.
+    #[arg(long)]
+    pub weight: Option<f32>,
 }
 
 /// How often a running server looks for changed papers (after syncs, imports by another
@@ -83,7 +89,13 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let data = Beir::load(&args.dir, &args.split)
         .with_context(|| format!("loading {}", args.dir.display()))?;
     let started = std::time::Instant::now();
-    let engine = data.engine().context("indexing the corpus")?;
+    let mut engine = data.engine().context("indexing the corpus")?;
+    if let Some(b) = args.title_boost {
+        engine.set_title_boost(b);
+    }
+    if let Some(w) = args.weight {
+        engine.semantic_weight = w;
+    }
     println!(
         "{}: {} documents, {} {} queries (indexed in {:.1} s)",
         args.dir.display(),
