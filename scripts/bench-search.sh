@@ -13,8 +13,13 @@ n=${4:-1000000}; work=${5:-/tmp/paperboy-bench-$n}
 here=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$here/target}
 mkdir -p "$work"
-cargo build --release -p paperboy -p paperboy-search --example bench --manifest-path "$here/Cargo.toml"
-bin=$CARGO_TARGET_DIR/release/paperboy
+# Two builds: `--example` alone would skip the binary. Copies, because a shared target
+# directory's uplifted binaries may be overwritten by another checkout's build.
+cargo build --release -p paperboy --bin paperboy --manifest-path "$here/Cargo.toml"
+cp "$CARGO_TARGET_DIR/release/paperboy" "$work/paperboy"
+cargo build --release -p paperboy-search --example bench --manifest-path "$here/Cargo.toml"
+cp "$CARGO_TARGET_DIR/release/examples/bench" "$work/bench"
+bin=$work/paperboy
 if [ ! -f "$work/papers.jsonl.gz" ]; then
   python3 "$here/scripts/gen-papers.py" "$n" "$work/papers.jsonl.gz" "$arxiv" "$hf"
 fi
@@ -22,4 +27,4 @@ if [ ! -f "$work/data/paperboy.sqlite" ]; then
   /usr/bin/time -f "import: %e s, peak %M KB" "$bin" --data-dir "$work/data" import "$work/papers.jsonl.gz" --batch-size 5000 >/dev/null
 fi
 /usr/bin/time -f "reindex: %e s, peak %M KB" "$bin" --data-dir "$work/data" reindex
-"$CARGO_TARGET_DIR/release/examples/bench" "$work/data" "$queries"
+"$work/bench" "$work/data" "$queries"

@@ -48,7 +48,7 @@ pub enum SearchError {
 }
 
 /// Weight of the semantic side in hybrid fusion (z-scores per query; tuned on SciFact train).
-pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.35;
+pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.40;
 
 /// Candidates taken from each side before fusion.
 const POOL: usize = 200;
