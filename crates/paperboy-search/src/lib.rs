@@ -58,7 +58,10 @@ const POOL: usize = 200;
 const EXACT_FILTER_MAX: usize = 200_000;
 
 /// Papers read from the store per catch-up batch.
-const CATCH_UP_BATCH: u32 = 1_000;
+const CATCH_UP_BATCH: u32 = 2_000;
+
+/// Papers indexed between two commits of a long catch-up (a commit makes progress durable).
+const COMMIT_EVERY: usize = 50_000;
 
 /// How far behind the clock the saved catch-up cursor stays, so a write that committed late
 /// with an earlier timestamp is not missed (recent changes are read twice, harmlessly).
@@ -498,6 +501,8 @@ impl SearchEngine {
             id: String::new(),
         };
         let mut done = CatchUp::default();
+        let mut uncommitted = 0usize;
+        let mut reached: Option<ChangeCursor> = None;
         loop {
             let page = store
                 .papers_changed_since(cursor.as_ref(), CATCH_UP_BATCH)
@@ -506,12 +511,19 @@ impl SearchEngine {
             let docs: Vec<SearchDoc> = page.papers.iter().map(SearchDoc::from_paper).collect();
             self.index_docs(&docs)?;
             self.remove_docs(&page.removed);
-            self.commit()?;
             done.indexed += docs.len();
             done.removed += page.removed.len();
-            self.lock_state().cursor = Some(next.clone().min(cap.clone()).encode());
-            self.save_state()?;
+            uncommitted += docs.len() + page.removed.len();
+            reached = Some(next.clone());
+            if uncommitted >= COMMIT_EVERY {
+                self.commit_at(&next, &cap)?;
+                uncommitted = 0;
+                reached = None;
+            }
             cursor = Some(next);
+        }
+        if let Some(next) = reached {
+            self.commit_at(&next, &cap)?;
         }
         if done.indexed > 0 || done.removed > 0 {
             tracing::info!(
@@ -521,6 +533,13 @@ impl SearchEngine {
             );
         }
         Ok(done)
+    }
+
+    /// Commits, then saves `next` (at most `cap`) as the cursor reached.
+    fn commit_at(&self, next: &ChangeCursor, cap: &ChangeCursor) -> Result<(), SearchError> {
+        self.commit()?;
+        self.lock_state().cursor = Some(next.clone().min(cap.clone()).encode());
+        self.save_state()
     }
 
     /// Empties the index and indexes the whole store again.

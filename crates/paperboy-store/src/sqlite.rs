@@ -781,7 +781,9 @@ impl Store for SqliteStore {
         };
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, modified_at, hidden FROM papers WHERE (modified_at, id) > (?1, ?2)
+                // Spelled out (not a row-value comparison) so SQLite walks the index.
+                "SELECT id, modified_at, hidden FROM papers
+                 WHERE modified_at >= ?1 AND (modified_at > ?1 OR id > ?2)
                  ORDER BY modified_at, id LIMIT ?3",
             )?;
             let keys = stmt
@@ -800,7 +802,8 @@ impl Store for SqliteStore {
                 conn,
                 &format!(
                     "SELECT {PAPER_COLUMNS} WHERE p.hidden = 0
-                     AND (p.modified_at, p.id) > (?1, ?2) AND (p.modified_at, p.id) <= (?3, ?4)
+                     AND p.modified_at >= ?1 AND (p.modified_at > ?1 OR p.id > ?2)
+                     AND p.modified_at <= ?3 AND (p.modified_at < ?3 OR p.id <= ?4)
                      ORDER BY p.modified_at, p.id"
                 ),
                 &[&after_ms, &after_id, &last_ms, &last_id],
