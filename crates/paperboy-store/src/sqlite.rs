@@ -146,7 +146,14 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
+        // IMMEDIATE takes the write lock first; re-reading the version under it makes a
+        // second process opening the same file at the same moment skip what the first applied.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now as usize > i {
+            tx.commit()?;
+            continue;
+        }
         tx.execute_batch(sql)
             .map_err(|e| StoreError::Migration(format!("SQLite migration {}: {e}", i + 1)))?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
