@@ -23,8 +23,8 @@ pub use mail::{
     OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
 };
 pub use model::{
-    Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
-    PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
+    Backend, ChangeCursor, ChangedPapers, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission,
+    NewComment, NewUser, PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
 };
 
 /// What can go wrong in the storage layer.
@@ -268,6 +268,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Outbox rows by status (of one edition, if given).
     async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts>;
+
+    // ---- search ----
+
+    /// Papers changed (inserted, updated, voted on, hidden) after `cursor`, oldest change
+    /// first, at most `limit` changes: keyset on `(modified_at, id)`, so a caller that keeps
+    /// the returned cursor sees every change exactly in order (the search index catches up
+    /// this way). Hidden papers come back as `removed`.
+    async fn papers_changed_since(
+        &self,
+        cursor: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> StoreResult<ChangedPapers>;
 }
 
 /// Opens the store a configuration names: a `postgres://` (or `postgresql://`) URL selects

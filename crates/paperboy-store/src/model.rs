@@ -300,3 +300,40 @@ pub struct FeedSubmission {
     /// By whom.
     pub submitter_id: i64,
 }
+
+/// A position in the stream of paper changes (see `Store::papers_changed_since`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChangeCursor {
+    /// When the last change seen was made.
+    pub modified_at: DateTime<Utc>,
+    /// The id of the paper it changed.
+    pub id: String,
+}
+
+impl ChangeCursor {
+    /// An opaque text form, to keep in a file or the key-value state.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.modified_at.timestamp_micros(), self.id)
+    }
+
+    /// Reads the text form back; `None` if it was not made by [`ChangeCursor::encode`].
+    pub fn decode(s: &str) -> Option<Self> {
+        let (us, id) = s.split_once('_')?;
+        let modified_at = DateTime::from_timestamp_micros(us.parse().ok()?)?;
+        Some(Self {
+            modified_at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// One page of paper changes.
+#[derive(Debug, Clone, Default)]
+pub struct ChangedPapers {
+    /// Papers changed and visible, in change order.
+    pub papers: Vec<Paper>,
+    /// Papers changed and now hidden.
+    pub removed: Vec<String>,
+    /// Where the next call starts; `None` when nothing changed after the cursor given.
+    pub next: Option<ChangeCursor>,
+}

@@ -21,6 +21,7 @@ use crate::{
     Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
     OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
 };
+use crate::{ChangeCursor, ChangedPapers};
 
 /// Migrations, in order; the table `paperboy_migrations` records those applied.
 const MIGRATIONS: &[&str] = &[
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_community.sql"),
     include_str!("../migrations/postgres/0003_api.sql"),
     include_str!("../migrations/postgres/0004_mail.sql"),
+    include_str!("../migrations/postgres/0005_search.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -1460,6 +1462,62 @@ impl Store for PgStore {
             counts.add(r.get::<_, &str>(0), r.get(1));
         }
         Ok(counts)
+    }
+
+    // ---- search ----
+
+    async fn papers_changed_since(
+        &self,
+        cursor: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> StoreResult<ChangedPapers> {
+        let (after_at, after_id) = match cursor {
+            Some(c) => (c.modified_at, c.id.clone()),
+            None => (DateTime::<Utc>::UNIX_EPOCH, String::new()),
+        };
+        let keys = {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "SELECT id, modified_at, hidden FROM papers WHERE (modified_at, id) > ($1, $2)
+                     ORDER BY modified_at, id LIMIT $3",
+                )
+                .await?;
+            client
+                .query(&stmt, &[&after_at, &after_id, &i64::from(limit)])
+                .await?
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, String>(0),
+                        r.get::<_, DateTime<Utc>>(1),
+                        r.get::<_, bool>(2),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let Some((last_id, last_at, _)) = keys.last().cloned() else {
+            return Ok(ChangedPapers::default());
+        };
+        let papers = self
+            .query_papers(
+                &format!(
+                    "SELECT {PAPER_COLUMNS} WHERE NOT p.hidden
+                     AND (p.modified_at, p.id) > ($1, $2) AND (p.modified_at, p.id) <= ($3, $4)
+                     ORDER BY p.modified_at, p.id"
+                ),
+                &[&after_at, &after_id, &last_at, &last_id],
+            )
+            .await?;
+        let removed = keys.into_iter().filter(|k| k.2).map(|k| k.0).collect();
+        Ok(ChangedPapers {
+            papers,
+            removed,
+            next: Some(ChangeCursor {
+                modified_at: last_at,
+                id: last_id,
+            }),
+        })
     }
 }
 

@@ -23,6 +23,7 @@ use crate::{
     Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
     OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
 };
+use crate::{ChangeCursor, ChangedPapers};
 
 /// Migrations, in order; `PRAGMA user_version` records how many were applied.
 const MIGRATIONS: &[&str] = &[
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_community.sql"),
     include_str!("../migrations/sqlite/0003_api.sql"),
     include_str!("../migrations/sqlite/0004_mail.sql"),
+    include_str!("../migrations/sqlite/0005_search.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
@@ -1553,6 +1555,59 @@ impl Store for SqliteStore {
                 counts.add(&status, n);
             }
             Ok(counts)
+        })
+        .await
+    }
+
+    // ---- search ----
+
+    async fn papers_changed_since(
+        &self,
+        cursor: Option<&ChangeCursor>,
+        limit: u32,
+    ) -> StoreResult<ChangedPapers> {
+        let (after_ms, after_id) = match cursor {
+            Some(c) => (ms(c.modified_at), c.id.clone()),
+            None => (i64::MIN, String::new()),
+        };
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                // Spelled out (not a row-value comparison) so SQLite walks the index.
+                "SELECT id, modified_at, hidden FROM papers
+                 WHERE modified_at >= ?1 AND (modified_at > ?1 OR id > ?2)
+                 ORDER BY modified_at, id LIMIT ?3",
+            )?;
+            let keys = stmt
+                .query_map(params![after_ms, after_id, i64::from(limit)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, bool>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let Some((last_id, last_ms, _)) = keys.last().cloned() else {
+                return Ok(ChangedPapers::default());
+            };
+            let papers = query_papers(
+                conn,
+                &format!(
+                    "SELECT {PAPER_COLUMNS} WHERE p.hidden = 0
+                     AND p.modified_at >= ?1 AND (p.modified_at > ?1 OR p.id > ?2)
+                     AND p.modified_at <= ?3 AND (p.modified_at < ?3 OR p.id <= ?4)
+                     ORDER BY p.modified_at, p.id"
+                ),
+                &[&after_ms, &after_id, &last_ms, &last_id],
+            )?;
+            let removed = keys.into_iter().filter(|k| k.2).map(|k| k.0).collect();
+            Ok(ChangedPapers {
+                papers,
+                removed,
+                next: Some(ChangeCursor {
+                    modified_at: from_ms(last_ms)?,
+                    id: last_id,
+                }),
+            })
         })
         .await
     }

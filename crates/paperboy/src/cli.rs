@@ -65,6 +65,10 @@ enum Command {
     Token(TokenCommand),
     /// Email digests: build an edition, send what is queued, import subscribers.
     Digest(crate::digest::DigestArgs),
+    /// Rebuild the search index from the stored papers.
+    Reindex,
+    /// Measure search quality on a BEIR-layout relevance data set (nDCG@10, Recall@100, MRR@10).
+    Eval(crate::search_cmd::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +225,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => create_user(&cli.settings, username, email, fullname, admin).await,
         Command::Token(command) => token(&cli.settings, command).await,
         Command::Digest(args) => crate::digest::run(open_store(&cli.settings).await?, args).await,
+        Command::Reindex => {
+            crate::search_cmd::reindex(&cli.settings.data_dir, open_store(&cli.settings).await?)
+                .await
+        }
+        Command::Eval(args) => crate::search_cmd::eval(&args),
     }
 }
 
@@ -284,6 +293,8 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    // The search index catches up now and every minute (the web layer will take it from here).
+    let _search = crate::search_cmd::open_search(&settings.data_dir, store.clone())?;
     if !args.no_sync {
         let store = store.clone();
         let sync_settings = args.sources.settings();

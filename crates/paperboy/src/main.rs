@@ -2,6 +2,7 @@
 
 mod cli;
 mod digest;
+mod search_cmd;
 
 use clap::Parser;
 

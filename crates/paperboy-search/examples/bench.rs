@@ -1,0 +1,132 @@
+//! Search benchmark over an index built by `paperboy reindex`: latency of keyword and hybrid
+//! queries (query embedding included), recommendations from 50 upvotes, recall@10 of the
+//! vector index against exact search, and the same keyword queries on SQLite FTS5 over the
+//! same papers. Run by `scripts/bench-search.sh`.
+//!
+//! `cargo run --release -p paperboy-search --example bench -- DATA_DIR QUERIES.jsonl`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use paperboy_core::ArxivId;
+use paperboy_search::{SearchEngine, SearchMode, SearchQuery, StaticEmbedder};
+
+fn pct(mut xs: Vec<f64>, p: f64) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let i = ((xs.len() as f64 - 1.0) * p).round() as usize;
+    xs.get(i).copied().unwrap_or(f64::NAN)
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(dir), Some(qfile)) = (args.get(1), args.get(2)) else {
+        return Err("usage: bench DATA_DIR QUERIES.jsonl".into());
+    };
+    let dir = PathBuf::from(dir);
+    let queries: Vec<String> = std::fs::read_to_string(qfile)?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+        .take(1000)
+        .collect();
+
+    let t = Instant::now();
+    let engine = SearchEngine::open(&dir, StaticEmbedder::builtin_shared()?)?;
+    println!("open: {:.0} ms, {} papers", ms(t), engine.len());
+
+    for (name, mode) in [
+        ("keyword", SearchMode::Keyword),
+        ("hybrid", SearchMode::Hybrid),
+    ] {
+        let mut times = Vec::new();
+        for q in &queries {
+            let mut sq = SearchQuery::new(q.clone());
+            sq.mode = mode;
+            let t = Instant::now();
+            let r = engine.search(&sq)?;
+            times.push(ms(t));
+            std::hint::black_box(r);
+        }
+        println!(
+            "{name:8} p50 {:.2} ms  p99 {:.2} ms  ({} queries)",
+            pct(times.clone(), 0.5),
+            pct(times, 0.99),
+            queries.len()
+        );
+    }
+
+    let keys = engine.sample_keys(5_000);
+    let mut times = Vec::new();
+    for r in 0..100 {
+        let liked: Vec<ArxivId> = keys
+            .iter()
+            .skip(r * 37 % keys.len().max(1))
+            .step_by(97)
+            .take(50)
+            .filter_map(|k| ArxivId::parse(k).ok())
+            .collect();
+        let t = Instant::now();
+        let recs = engine.recommend(&liked, 20);
+        times.push(ms(t));
+        std::hint::black_box(recs);
+    }
+    println!(
+        "recommend (50 upvotes) p50 {:.2} ms  p99 {:.2} ms",
+        pct(times.clone(), 0.5),
+        pct(times, 0.99)
+    );
+
+    let sample: Vec<&str> = queries.iter().take(200).map(String::as_str).collect();
+    let t = Instant::now();
+    let recall = engine.ann_recall(&sample, 10);
+    println!(
+        "vector index recall@10 vs exact: {recall:.4} ({} queries, {:.0} ms)",
+        sample.len(),
+        ms(t)
+    );
+
+    // SQLite FTS5 over the same papers.
+    let store = dir.join("paperboy.sqlite");
+    let fts = dir.join("fts-bench.sqlite");
+    let _ = std::fs::remove_file(&fts);
+    let conn = rusqlite::Connection::open(&fts)?;
+    let t = Instant::now();
+    conn.execute_batch(&format!(
+        "ATTACH DATABASE '{}' AS store;
+         CREATE VIRTUAL TABLE fts USING fts5(title, summary, tokenize = 'porter');
+         INSERT INTO fts (rowid, title, summary) SELECT rowid, title, summary FROM store.papers;",
+        store.display()
+    ))?;
+    println!("fts5 build: {:.1} s", t.elapsed().as_secs_f64());
+    let mut stmt = conn.prepare(
+        "SELECT rowid, bm25(fts, 1.5, 1.0) FROM fts WHERE fts MATCH ?1 ORDER BY bm25(fts, 1.5, 1.0) LIMIT 20",
+    )?;
+    let mut times = Vec::new();
+    for q in &queries {
+        let words: Vec<String> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{w}\""))
+            .collect();
+        if words.is_empty() {
+            continue;
+        }
+        let m = words.join(" OR ");
+        let t = Instant::now();
+        let rows: Vec<(i64, f64)> = stmt
+            .query_map([&m], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        times.push(ms(t));
+        std::hint::black_box(rows);
+    }
+    println!(
+        "fts5     p50 {:.2} ms  p99 {:.2} ms",
+        pct(times.clone(), 0.5),
+        pct(times, 0.99)
+    );
+    Ok(())
+}

@@ -1,0 +1,901 @@
+//! Paperboy's search engine: hybrid keyword + semantic search over the catalogue, similar
+//! papers and personalized recommendations.
+//!
+//! The index is derived from the store and lives under `DATA_DIR/search/`:
+//! - `text/`: a tantivy index (BM25, English stemming; title boosted) — [`text`];
+//! - `vectors.log`, `ivf.bin`: the document embeddings and their IVF quantizer — [`ann`];
+//! - `state.json`: the store change cursor reached and the embedder the vectors came from.
+//!
+//! [`SearchEngine::catch_up`] reads the store's change stream
+//! ([`paperboy_store::Store::papers_changed_since`]) from that cursor, so a replica that starts
+//! late (or several replicas on one PostgreSQL) reaches the same index. The default embedder is
+//! the built-in [`embed::StaticEmbedder`]: semantic search needs no setup and no network.
+
+pub mod ann;
+pub mod embed;
+pub mod eval;
+pub mod text;
+pub mod tokenize;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paperboy_core::{ArxivId, DateWindow, Paper};
+use paperboy_store::{ChangeCursor, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::ann::{Slot, TopK, VectorIndex};
+pub use crate::embed::{Embedder, StaticEmbedder};
+use crate::text::TextIndex;
+
+/// What can go wrong in search.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The full-text index failed.
+    #[error("search index error: {0}")]
+    Index(String),
+    /// A file could not be read or written.
+    #[error("search index file error: {0}")]
+    Io(String),
+    /// The embedding model is unusable.
+    #[error("embedding model error: {0}")]
+    Model(String),
+    /// The store failed while the index caught up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Weight of the semantic side in hybrid fusion (z-scores per query; tuned on SciFact train).
+pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.40;
+
+/// Candidates taken from each side before fusion.
+const POOL: usize = 200;
+
+/// A filtered semantic search scans the filter's matches exactly when there are at most this
+/// many; otherwise it over-fetches from the vector index and filters after.
+const EXACT_FILTER_MAX: usize = 200_000;
+
+/// Papers read from the store per catch-up batch.
+const CATCH_UP_BATCH: u32 = 2_000;
+
+/// Papers indexed between two commits of a long catch-up (a commit makes progress durable).
+const COMMIT_EVERY: usize = 50_000;
+
+/// How far behind the clock the saved catch-up cursor stays, so a write that committed late
+/// with an earlier timestamp is not missed (recent changes are read twice, harmlessly).
+pub const DEFAULT_CATCH_UP_OVERLAP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What is indexed of a paper (or of any document, for evaluation).
+#[derive(Debug, Clone, Default)]
+pub struct SearchDoc {
+    /// Unique key: the arXiv id without version for papers.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Abstract.
+    pub summary: String,
+    /// Author names.
+    pub authors: Vec<String>,
+    /// Organization that submitted it to the daily feed.
+    pub organization: Option<OrgDoc>,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// arXiv categories.
+    pub categories: Vec<String>,
+    /// Day it was on the daily feed.
+    pub feed_date: Option<NaiveDate>,
+    /// Publication time.
+    pub published_at: DateTime<Utc>,
+    /// Upvotes.
+    pub upvotes: i64,
+    /// Whether it has a code repository.
+    pub has_code: bool,
+}
+
+/// An organization as indexed.
+#[derive(Debug, Clone, Default)]
+pub struct OrgDoc {
+    /// Handle (`google`), used by the filter.
+    pub name: String,
+    /// Display name (`Google`), searchable.
+    pub fullname: String,
+}
+
+impl SearchDoc {
+    /// What is indexed of a stored paper.
+    pub fn from_paper(p: &Paper) -> Self {
+        Self {
+            key: p.id.base().to_owned(),
+            title: p.title.clone(),
+            summary: p.summary.clone(),
+            authors: p.visible_authors().map(|a| a.name.clone()).collect(),
+            organization: p
+                .feed
+                .as_ref()
+                .and_then(|f| f.organization.as_ref())
+                .map(|o| OrgDoc {
+                    name: o.name.clone(),
+                    fullname: o.fullname.clone(),
+                }),
+            keywords: p.keywords.clone(),
+            categories: p.categories.clone(),
+            feed_date: p.feed.as_ref().map(|f| f.feed_date),
+            published_at: p.published_at,
+            upvotes: p.upvotes,
+            has_code: p.github_repo.is_some(),
+        }
+    }
+
+    fn embed_text(&self) -> String {
+        format!("{}. {}", self.title, self.summary)
+    }
+}
+
+/// Which sides of the engine answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Keyword and semantic, fused (the default).
+    #[default]
+    Hybrid,
+    /// BM25 only.
+    Keyword,
+    /// Embeddings only.
+    Semantic,
+}
+
+/// Result order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchSort {
+    /// Best match first.
+    #[default]
+    Relevance,
+    /// Newest first (among keyword matches when there is a query text).
+    Date,
+    /// Most upvoted first (among keyword matches when there is a query text).
+    Upvotes,
+}
+
+/// Filters; all must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Feed-date window (day, week or month).
+    pub window: Option<DateWindow>,
+    /// arXiv category (`cs.CL`).
+    pub category: Option<String>,
+    /// Organization handle (case-insensitive).
+    pub organization: Option<String>,
+    /// With (or without) a code repository.
+    pub has_code: Option<bool>,
+}
+
+impl Filters {
+    /// Whether no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.window.is_none()
+            && self.category.is_none()
+            && self.organization.is_none()
+            && self.has_code.is_none()
+    }
+}
+
+/// A search request.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    /// What the user typed: words, "quoted phrases", author names, an arXiv id or URL.
+    pub text: String,
+    /// Which sides answer.
+    pub mode: SearchMode,
+    /// Filters.
+    pub filters: Filters,
+    /// Order.
+    pub sort: SearchSort,
+    /// Hits skipped.
+    pub offset: usize,
+    /// Hits returned.
+    pub limit: usize,
+    /// Overrides the semantic weight of hybrid fusion (for tuning).
+    pub semantic_weight: Option<f32>,
+    /// Whether hits carry highlighted title and abstract.
+    pub highlight: bool,
+}
+
+impl SearchQuery {
+    /// A hybrid, relevance-ordered query for `text`: first 20 hits, highlighted.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            mode: SearchMode::Hybrid,
+            filters: Filters::default(),
+            sort: SearchSort::Relevance,
+            offset: 0,
+            limit: 20,
+            semantic_weight: None,
+            highlight: true,
+        }
+    }
+}
+
+/// Kind of a highlighted segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentKind {
+    /// Plain text.
+    Text,
+    /// Text that matched the query.
+    Highlight,
+}
+
+/// A piece of a highlighted text, serialized as huggingface.co does:
+/// `{"type": "text"|"highlight", "text": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Plain or highlighted.
+    #[serde(rename = "type")]
+    pub kind: SegmentKind,
+    /// The text.
+    pub text: String,
+}
+
+impl Segment {
+    /// A plain segment.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            kind: SegmentKind::Text,
+            text: text.into(),
+        }
+    }
+    /// A highlighted segment.
+    pub fn highlight(text: impl Into<String>) -> Self {
+        Self {
+            kind: SegmentKind::Highlight,
+            text: text.into(),
+        }
+    }
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hit {
+    /// The document's key (the arXiv id without version, for papers).
+    pub key: String,
+    /// Score (fused relevance; the sort field's value for date and upvote order).
+    pub score: f32,
+    /// Title with the matched words highlighted (empty without highlighting).
+    pub highlighted_title: Vec<Segment>,
+    /// Abstract snippet with the matched words highlighted (empty without highlighting).
+    pub highlighted_summary: Vec<Segment>,
+}
+
+impl Hit {
+    /// The hit's arXiv id (`None` for a non-paper document).
+    pub fn arxiv_id(&self) -> Option<ArxivId> {
+        ArxivId::parse(&self.key).ok()
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SearchResults {
+    /// The hits of the page asked for.
+    pub hits: Vec<Hit>,
+    /// How many results there are in all (keyword matches; for hybrid, the fused candidates).
+    pub total: usize,
+    /// Whether the query was an arXiv id or URL answered by that paper alone.
+    pub direct: bool,
+}
+
+/// A paper and how close it is (similar papers, recommendations).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    /// The paper's key.
+    pub key: String,
+    /// Cosine similarity.
+    pub score: f32,
+}
+
+/// What a catch-up did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Papers (re)indexed.
+    pub indexed: usize,
+    /// Papers removed (hidden).
+    pub removed: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct EngineState {
+    cursor: Option<String>,
+    embedder: String,
+}
+
+/// The search engine: a full-text index, a vector index and an embedder.
+pub struct SearchEngine {
+    dir: Option<PathBuf>,
+    embedder: Arc<dyn Embedder>,
+    text: TextIndex,
+    vectors: RwLock<VectorIndex>,
+    state: Mutex<EngineState>,
+    /// Weight of the semantic side in hybrid fusion.
+    pub semantic_weight: f32,
+    /// How far behind the clock the saved catch-up cursor stays.
+    pub catch_up_overlap: std::time::Duration,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> SearchError {
+    SearchError::Io(format!("{}: {e}", path.display()))
+}
+
+impl SearchEngine {
+    /// Opens (or creates) the index under `data_dir/search/`. When the index was built with a
+    /// different embedder, or is unreadable, it is emptied and the next catch-up rebuilds it.
+    pub fn open(data_dir: &Path, embedder: Arc<dyn Embedder>) -> Result<Self, SearchError> {
+        let dir = data_dir.join("search");
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let state_path = dir.join("state.json");
+        let state: EngineState = match std::fs::read(&state_path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+            Err(_) => EngineState::default(),
+        };
+        if state.embedder != embedder.id() && state_path.exists() {
+            tracing::info!(
+                was = %state.embedder,
+                now = %embedder.id(),
+                "the embedder changed: the search index is rebuilt"
+            );
+            Self::wipe(&dir)?;
+        }
+        let text = match TextIndex::open(Some(&dir.join("text"))) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "the search index is unreadable: it is rebuilt");
+                Self::wipe(&dir)?;
+                TextIndex::open(Some(&dir.join("text")))?
+            }
+        };
+        let vectors = VectorIndex::open(&dir, embedder.dims())?;
+        let state = EngineState {
+            cursor: if state.embedder == embedder.id() {
+                state.cursor
+            } else {
+                None
+            },
+            embedder: embedder.id(),
+        };
+        Ok(Self {
+            dir: Some(dir),
+            embedder,
+            text,
+            vectors: RwLock::new(vectors),
+            state: Mutex::new(state),
+            semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
+            catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
+        })
+    }
+
+    /// An engine that keeps everything in memory (evaluation, tests).
+    pub fn in_memory(embedder: Arc<dyn Embedder>) -> Result<Self, SearchError> {
+        Ok(Self {
+            dir: None,
+            text: TextIndex::open(None)?,
+            vectors: RwLock::new(VectorIndex::new(embedder.dims())),
+            state: Mutex::new(EngineState {
+                cursor: None,
+                embedder: embedder.id(),
+            }),
+            embedder,
+            semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
+            catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
+        })
+    }
+
+    fn wipe(dir: &Path) -> Result<(), SearchError> {
+        for name in ["text", "vectors.log", "ivf.bin", "state.json"] {
+            let p = dir.join(name);
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if let Err(e) = r
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(io(&p, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the title boost of keyword queries (relative to title + abstract).
+    pub fn set_title_boost(&mut self, boost: f32) {
+        self.text.title_boost = boost;
+    }
+
+    /// The embedder in use.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Number of documents with a vector.
+    pub fn len(&self) -> usize {
+        self.read_vectors().len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read_vectors(&self) -> std::sync::RwLockReadGuard<'_, VectorIndex> {
+        self.vectors
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_vectors(&self) -> std::sync::RwLockWriteGuard<'_, VectorIndex> {
+        self.vectors
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, EngineState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Indexes documents (replacing those with the same key). Visible after [`Self::commit`].
+    pub fn index_docs(&self, docs: &[SearchDoc]) -> Result<(), SearchError> {
+        let texts: Vec<String> = docs.iter().map(SearchDoc::embed_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = self.embedder.embed_documents(&refs);
+        let mut index = self.write_vectors();
+        for (doc, v) in docs.iter().zip(vectors) {
+            let slot = index.upsert(&doc.key, &v);
+            self.text.upsert(doc, slot)?;
+        }
+        Ok(())
+    }
+
+    /// Removes documents by key. Visible after [`Self::commit`].
+    pub fn remove_docs(&self, keys: &[String]) {
+        let mut index = self.write_vectors();
+        for k in keys {
+            index.remove(k);
+            self.text.remove(k);
+        }
+    }
+
+    /// Makes indexed documents durable and searchable.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.write_vectors().flush()?;
+        self.text.commit()
+    }
+
+    fn save_state(&self) -> Result<(), SearchError> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let state = self.lock_state().clone();
+        let path = dir.join("state.json");
+        let tmp = dir.join("state.json.tmp");
+        let body = serde_json::to_vec(&state).map_err(|e| io(&path, e))?;
+        std::fs::write(&tmp, body).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+    }
+
+    /// Brings the index up to date with the store: reads every paper changed since the last
+    /// catch-up, in batches, committing after each (an interrupted catch-up resumes).
+    pub async fn catch_up(&self, store: &dyn Store) -> Result<CatchUp, SearchError> {
+        let mut cursor = self
+            .lock_state()
+            .cursor
+            .as_deref()
+            .and_then(ChangeCursor::decode);
+        let overlap = chrono::Duration::from_std(self.catch_up_overlap)
+            .unwrap_or_else(|_| chrono::Duration::seconds(30));
+        let cap = ChangeCursor {
+            modified_at: Utc::now() - overlap,
+            id: String::new(),
+        };
+        let mut done = CatchUp::default();
+        let mut uncommitted = 0usize;
+        let mut reached: Option<ChangeCursor> = None;
+        loop {
+            let page = store
+                .papers_changed_since(cursor.as_ref(), CATCH_UP_BATCH)
+                .await?;
+            let Some(next) = page.next else { break };
+            let docs: Vec<SearchDoc> = page.papers.iter().map(SearchDoc::from_paper).collect();
+            self.index_docs(&docs)?;
+            self.remove_docs(&page.removed);
+            done.indexed += docs.len();
+            done.removed += page.removed.len();
+            uncommitted += docs.len() + page.removed.len();
+            reached = Some(next.clone());
+            if uncommitted >= COMMIT_EVERY {
+                self.commit_at(&next, &cap)?;
+                uncommitted = 0;
+                reached = None;
+            }
+            cursor = Some(next);
+        }
+        if let Some(next) = reached {
+            self.commit_at(&next, &cap)?;
+        }
+        if done.indexed > 0 || done.removed > 0 {
+            tracing::info!(
+                indexed = done.indexed,
+                removed = done.removed,
+                "search index caught up"
+            );
+        }
+        Ok(done)
+    }
+
+    /// Commits, then saves `next` (at most `cap`) as the cursor reached.
+    fn commit_at(&self, next: &ChangeCursor, cap: &ChangeCursor) -> Result<(), SearchError> {
+        self.commit()?;
+        self.lock_state().cursor = Some(next.clone().min(cap.clone()).encode());
+        self.save_state()
+    }
+
+    /// Empties the index and indexes the whole store again.
+    pub async fn rebuild(&self, store: &dyn Store) -> Result<CatchUp, SearchError> {
+        self.text.clear()?;
+        {
+            let mut v = self.write_vectors();
+            *v = VectorIndex::new(self.embedder.dims());
+        }
+        if let Some(dir) = &self.dir {
+            for name in ["vectors.log", "ivf.bin"] {
+                let p = dir.join(name);
+                if p.exists() {
+                    std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
+                }
+            }
+            *self.write_vectors() = VectorIndex::open(dir, self.embedder.dims())?;
+        }
+        self.text.commit()?;
+        self.lock_state().cursor = None;
+        self.save_state()?;
+        self.catch_up(store).await
+    }
+
+    /// Answers a search.
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let searcher = self.text.searcher();
+        let text = q.text.trim();
+        if let Some(id) = ArxivId::from_id_or_url(text) {
+            let key = id.base().to_owned();
+            let Some(doc) = self.text.stored(&searcher, &key)? else {
+                return Ok(SearchResults {
+                    direct: true,
+                    ..SearchResults::default()
+                });
+            };
+            let (t, s) = if q.highlight {
+                self.text.highlight(&doc, None)
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            return Ok(SearchResults {
+                hits: vec![Hit {
+                    key,
+                    score: 1.0,
+                    highlighted_title: t,
+                    highlighted_summary: s,
+                }],
+                total: 1,
+                direct: true,
+            });
+        }
+        let filter = self.text.filter_query(&q.filters);
+        let limit = q.limit;
+        if text.is_empty() || q.sort != SearchSort::Relevance {
+            // Filters only, or an explicit order: keyword matches by the sort field.
+            let query = (!text.is_empty())
+                .then(|| TextIndex::and(self.text.parse(text), filter.as_deref()));
+            let query = query.or(filter);
+            let (top, total) = self.text.top_by_field(
+                &searcher,
+                query.as_deref(),
+                q.sort == SearchSort::Upvotes,
+                q.offset,
+                limit,
+            )?;
+            return self.page(&searcher, text, top, total, 0, limit, q.highlight);
+        }
+        let kw_query = TextIndex::and(self.text.parse(text), filter.as_deref());
+        let pool = POOL.max(q.offset + limit);
+        let (kw, kw_total) = if q.mode == SearchMode::Semantic {
+            (Vec::new(), 0)
+        } else {
+            self.text.top(&searcher, kw_query.as_ref(), pool)?
+        };
+        if q.mode == SearchMode::Keyword {
+            return self.page(&searcher, text, kw, kw_total, q.offset, limit, q.highlight);
+        }
+        let qv = self.embedder.embed_query(text);
+        let vectors = self.read_vectors();
+        let sem = match &filter {
+            None => vectors.search(&qv, pool),
+            Some(f) => match self
+                .text
+                .all_slots(&searcher, f.as_ref(), EXACT_FILTER_MAX)?
+            {
+                Some(slots) => vectors.exact_among(&qv, pool, &slots),
+                None => {
+                    let allowed = self.text.all_slots(&searcher, f.as_ref(), usize::MAX)?;
+                    let allowed: HashSet<Slot> = allowed.unwrap_or_default().into_iter().collect();
+                    vectors
+                        .search(&qv, pool * 8)
+                        .into_iter()
+                        .filter(|(s, _)| allowed.contains(s))
+                        .take(pool)
+                        .collect()
+                }
+            },
+        };
+        if q.mode == SearchMode::Semantic {
+            let total = sem.len();
+            drop(vectors);
+            return self.page(&searcher, text, sem, total, q.offset, limit, q.highlight);
+        }
+        let w = q.semantic_weight.unwrap_or(self.semantic_weight);
+        let fused = fuse(&kw, kw.len() >= kw_total, &sem, w, |s| {
+            vectors.similarity(&qv, s)
+        });
+        drop(vectors);
+        let total = fused.len();
+        self.page(&searcher, text, fused, total, q.offset, limit, q.highlight)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "a private helper of search")]
+    fn page(
+        &self,
+        searcher: &tantivy::Searcher,
+        text: &str,
+        ranked: Vec<(Slot, f32)>,
+        total: usize,
+        offset: usize,
+        limit: usize,
+        highlight: bool,
+    ) -> Result<SearchResults, SearchError> {
+        let gens = if highlight && !text.is_empty() {
+            let q = self.text.parse_for_highlight(text);
+            Some(self.text.highlighters(searcher, q.as_ref())?)
+        } else {
+            None
+        };
+        let vectors = self.read_vectors();
+        let mut hits = Vec::new();
+        for (slot, score) in ranked.into_iter().skip(offset).take(limit) {
+            let Some(key) = vectors.key(slot) else {
+                continue;
+            };
+            let key = key.to_owned();
+            let (t, s) = if highlight {
+                match self.text.stored(searcher, &key)? {
+                    Some(doc) => self.text.highlight(&doc, gens.as_ref()),
+                    None => (Vec::new(), Vec::new()),
+                }
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            hits.push(Hit {
+                key,
+                score,
+                highlighted_title: t,
+                highlighted_summary: s,
+            });
+        }
+        Ok(SearchResults {
+            hits,
+            total,
+            direct: false,
+        })
+    }
+
+    /// Up to `n` indexed keys, spread over the index (for benchmarks and diagnostics).
+    pub fn sample_keys(&self, n: usize) -> Vec<String> {
+        let vectors = self.read_vectors();
+        let live: Vec<Slot> = (0..vectors.slots_len())
+            .filter(|&s| vectors.is_live(s))
+            .collect();
+        let step = (live.len() / n.max(1)).max(1);
+        live.iter()
+            .step_by(step)
+            .take(n)
+            .filter_map(|&s| vectors.key(s).map(str::to_owned))
+            .collect()
+    }
+
+    /// Share of the exact top `k` that the vector index returns, averaged over the queries'
+    /// embeddings (a diagnostic of the approximate search on the real vectors).
+    pub fn ann_recall(&self, queries: &[&str], k: usize) -> f64 {
+        let vectors = self.read_vectors();
+        let mut found = 0usize;
+        let mut wanted = 0usize;
+        for q in queries {
+            let v = self.embedder.embed_query(q);
+            let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
+            wanted += exact.len();
+            found += vectors
+                .search(&v, k)
+                .into_iter()
+                .filter(|x| exact.contains(&x.0))
+                .count();
+        }
+        if wanted == 0 {
+            1.0
+        } else {
+            found as f64 / wanted as f64
+        }
+    }
+
+    /// The `k` papers most similar to `id` (not itself), by embedding.
+    pub fn similar(&self, id: &ArxivId, k: usize) -> Vec<Scored> {
+        let vectors = self.read_vectors();
+        let Some(slot) = vectors.slot(id.base()) else {
+            return Vec::new();
+        };
+        let v = vectors.vector(slot);
+        vectors
+            .search(&v, k + 1)
+            .into_iter()
+            .filter(|(s, _)| *s != slot)
+            .take(k)
+            .filter_map(|(s, score)| {
+                Some(Scored {
+                    key: vectors.key(s)?.to_owned(),
+                    score,
+                })
+            })
+            .collect()
+    }
+
+    /// `k` recommendations for someone who upvoted `upvoted` (which are never recommended).
+    pub fn recommend(&self, upvoted: &[ArxivId], k: usize) -> Vec<Scored> {
+        self.recommend_excluding(upvoted, &[], k)
+    }
+
+    /// Recommendations from upvoted papers: their embeddings are grouped into up to four
+    /// interests (k-means), each interest's centroid queries the vector index, and a paper
+    /// scores its best similarity to any interest. Upvoted and `exclude`d papers are skipped.
+    pub fn recommend_excluding(
+        &self,
+        upvoted: &[ArxivId],
+        exclude: &[ArxivId],
+        k: usize,
+    ) -> Vec<Scored> {
+        let vectors = self.read_vectors();
+        let liked: Vec<Vec<f32>> = upvoted
+            .iter()
+            .filter_map(|id| vectors.slot(id.base()))
+            .map(|s| vectors.vector(s))
+            .collect();
+        if liked.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let skip: HashSet<&str> = upvoted.iter().chain(exclude).map(ArxivId::base).collect();
+        let interests = interests(&liked);
+        let mut best: HashMap<Slot, f32> = HashMap::new();
+        for c in &interests {
+            for (s, score) in vectors.search(c, k + skip.len()) {
+                let e = best.entry(s).or_insert(f32::NEG_INFINITY);
+                *e = e.max(score);
+            }
+        }
+        let mut top = TopK::new(k);
+        for (s, score) in best {
+            if vectors.key(s).is_some_and(|key| !skip.contains(key)) {
+                top.push(s, score);
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .filter_map(|(s, score)| {
+                Some(Scored {
+                    key: vectors.key(s)?.to_owned(),
+                    score,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Groups liked vectors into up to four interests (spherical k-means, deterministic).
+fn interests(liked: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let n = liked.len();
+    let m = (n / 6).clamp(1, 4);
+    let d = liked[0].len();
+    let mut centroids: Vec<Vec<f32>> = (0..m).map(|i| liked[i * n / m].clone()).collect();
+    for _ in 0..6 {
+        let mut sums = vec![vec![0f32; d]; m];
+        for v in liked {
+            let c = (0..m)
+                .max_by(|&a, &b| {
+                    embed::dot(v, &centroids[a]).total_cmp(&embed::dot(v, &centroids[b]))
+                })
+                .unwrap_or(0);
+            sums[c].iter_mut().zip(v).for_each(|(s, x)| *s += x);
+        }
+        for (c, mut s) in centroids.iter_mut().zip(sums) {
+            if s.iter().any(|x| *x != 0.0) {
+                embed::normalize(&mut s);
+                *c = s;
+            }
+        }
+    }
+    centroids
+}
+
+/// Hybrid fusion: each side's scores become per-query z-scores and mix as
+/// `w * semantic + (1 - w) * keyword`. A keyword candidate gets its exact similarity; a
+/// semantic-only candidate the lowest keyword score seen (an upper bound of its own).
+fn fuse(
+    kw: &[(Slot, f32)],
+    kw_complete: bool,
+    sem: &[(Slot, f32)],
+    w: f32,
+    similarity: impl Fn(Slot) -> f32,
+) -> Vec<(Slot, f32)> {
+    // A candidate missing from the keyword list scores 0 when the list holds every match
+    // (it does not match), else the lowest score seen (an upper bound of its own).
+    let kw_floor = if kw_complete {
+        0.0
+    } else {
+        kw.iter().map(|x| x.1).fold(f32::INFINITY, f32::min)
+    };
+    let kw_floor = if kw_floor.is_finite() { kw_floor } else { 0.0 };
+    let mut scores: HashMap<Slot, (Option<f32>, Option<f32>)> = HashMap::new();
+    for &(s, x) in kw {
+        scores.entry(s).or_default().0 = Some(x);
+    }
+    for &(s, x) in sem {
+        scores.entry(s).or_default().1 = Some(x);
+    }
+    let raw: Vec<(Slot, f32, f32)> = scores
+        .into_iter()
+        .map(|(s, (k, v))| (s, k.unwrap_or(kw_floor), v.unwrap_or_else(|| similarity(s))))
+        .collect();
+    let kw_stats = stats(raw.iter().map(|x| x.1));
+    let sem_stats = stats(raw.iter().map(|x| x.2));
+    let mut out: Vec<(Slot, f32)> = raw
+        .into_iter()
+        .map(|(s, k, v)| (s, w * sem_stats.z(v) + (1.0 - w) * kw_stats.z(k)))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    mean: f32,
+    sd: f32,
+}
+
+impl Stats {
+    fn z(self, x: f32) -> f32 {
+        (x - self.mean) / self.sd
+    }
+}
+
+fn stats(xs: impl Iterator<Item = f32>) -> Stats {
+    // Sorted, so the sums (and the answers) do not depend on the candidates' order.
+    let mut xs: Vec<f32> = xs.collect();
+    xs.sort_by(f32::total_cmp);
+    if xs.is_empty() {
+        return Stats { mean: 0.0, sd: 1.0 };
+    }
+    let n = xs.len() as f32;
+    let mean = xs.iter().sum::<f32>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n;
+    Stats {
+        mean,
+        sd: var.sqrt().max(1e-6),
+    }
+}

@@ -1,0 +1,457 @@
+//! The full-text side: a tantivy index of title (boosted), abstract, authors, organization and
+//! keywords with English stemming and BM25, filter fields (feed day, category, organization,
+//! has-code) and sort fields (published, upvotes). Each document carries the slot of its
+//! vector in the [`crate::ann::VectorIndex`], so the two sides join without lookups.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    Term, doc,
+};
+
+use crate::ann::Slot;
+use crate::{Filters, SearchDoc, SearchError, Segment};
+
+/// Title boost relative to the other text fields (tuned on SciFact train).
+pub const TITLE_BOOST: f32 = 0.3;
+
+/// Characters of abstract shown in a highlighted snippet.
+const SUMMARY_SNIPPET_CHARS: usize = 360;
+
+/// The schema's fields.
+#[derive(Clone, Copy)]
+pub struct Fields {
+    key: Field,
+    slot: Field,
+    title: Field,
+    summary: Field,
+    all: Field,
+    authors: Field,
+    organization: Field,
+    org_key: Field,
+    keywords: Field,
+    category: Field,
+    feed_day: Field,
+    published: Field,
+    upvotes: Field,
+    has_code: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let stemmed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("en_stem")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let plain = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        key: b.add_text_field("key", STRING | STORED),
+        slot: b.add_u64_field("slot", FAST),
+        title: b.add_text_field("title", stemmed.clone() | STORED),
+        summary: b.add_text_field("summary", stemmed.clone() | STORED),
+        all: b.add_text_field("all", stemmed.clone()),
+        authors: b.add_text_field("authors", plain.clone()),
+        organization: b.add_text_field("organization", plain),
+        org_key: b.add_text_field("org_key", STRING),
+        keywords: b.add_text_field("keywords", stemmed),
+        category: b.add_text_field("category", STRING),
+        feed_day: b.add_i64_field("feed_day", INDEXED | FAST),
+        published: b.add_i64_field("published", INDEXED | FAST),
+        upvotes: b.add_i64_field("upvotes", FAST),
+        has_code: b.add_u64_field("has_code", INDEXED | FAST),
+    };
+    (b.build(), fields)
+}
+
+/// The tantivy index with its writer and reader.
+pub struct TextIndex {
+    index: Index,
+    fields: Fields,
+    writer: std::sync::Mutex<IndexWriter>,
+    reader: IndexReader,
+    /// Title boost used by the query parser.
+    pub title_boost: f32,
+}
+
+fn tv(e: tantivy::TantivyError) -> SearchError {
+    SearchError::Index(e.to_string())
+}
+
+/// A keyword hit: its slot and BM25 score.
+pub type KeywordHit = (Slot, f32);
+
+impl TextIndex {
+    /// Opens or creates the index in `dir` (`None`: in memory).
+    pub fn open(dir: Option<&Path>) -> Result<Self, SearchError> {
+        let (schema, fields) = schema();
+        let index = match dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| SearchError::Io(format!("{}: {e}", dir.display())))?;
+                let mmap = tantivy::directory::MmapDirectory::open(dir)
+                    .map_err(|e| SearchError::Index(e.to_string()))?;
+                Index::open_or_create(mmap, schema).map_err(tv)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        let writer = index.writer(64_000_000).map_err(tv)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(tv)?;
+        Ok(Self {
+            index,
+            fields,
+            writer: std::sync::Mutex::new(writer),
+            reader,
+            title_boost: TITLE_BOOST,
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds (or replaces) a document whose vector is in `slot`.
+    pub fn upsert(&self, d: &SearchDoc, slot: Slot) -> Result<(), SearchError> {
+        let f = &self.fields;
+        let w = self.writer();
+        w.delete_term(Term::from_field_text(f.key, &d.key));
+        let mut doc = doc!(
+            f.key => d.key.as_str(),
+            f.slot => u64::from(slot),
+            f.title => d.title.as_str(),
+            f.summary => d.summary.as_str(),
+            f.all => format!("{} {}", d.title, d.summary),
+            f.published => d.published_at.timestamp(),
+            f.upvotes => d.upvotes,
+            f.has_code => u64::from(d.has_code),
+        );
+        for a in &d.authors {
+            doc.add_text(f.authors, a);
+        }
+        if let Some(org) = &d.organization {
+            doc.add_text(f.organization, format!("{} {}", org.name, org.fullname));
+            doc.add_text(f.org_key, org.name.to_lowercase());
+        }
+        for k in &d.keywords {
+            doc.add_text(f.keywords, k);
+        }
+        for c in &d.categories {
+            doc.add_text(f.category, c);
+        }
+        if let Some(day) = d.feed_date {
+            doc.add_i64(f.feed_day, day_number(day));
+        }
+        w.add_document(doc).map_err(tv)?;
+        Ok(())
+    }
+
+    /// Removes a document.
+    pub fn remove(&self, key: &str) {
+        self.writer()
+            .delete_term(Term::from_field_text(self.fields.key, key));
+    }
+
+    /// Removes every document.
+    pub fn clear(&self) -> Result<(), SearchError> {
+        self.writer().delete_all_documents().map_err(tv)?;
+        Ok(())
+    }
+
+    /// Makes what was written durable and visible.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        self.writer().commit().map_err(tv)?;
+        self.reader.reload().map_err(tv)?;
+        Ok(())
+    }
+
+    /// A searcher over the last commit.
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// The parsed user query (lenient: stray syntax is read as words). Title and abstract
+    /// are scored as one field (BM25 over the whole text ranks better than a sum of per-field
+    /// scores), plus the title again with a boost, authors, organization and keywords.
+    pub fn parse(&self, text: &str) -> Box<dyn Query> {
+        let f = &self.fields;
+        let mut parser = QueryParser::for_index(
+            &self.index,
+            vec![f.all, f.title, f.authors, f.organization, f.keywords],
+        );
+        parser.set_field_boost(f.title, self.title_boost);
+        parser.parse_query_lenient(text).0
+    }
+
+    /// The user query over title and abstract only, for highlighting.
+    pub fn parse_for_highlight(&self, text: &str) -> Box<dyn Query> {
+        let f = &self.fields;
+        QueryParser::for_index(&self.index, vec![f.title, f.summary])
+            .parse_query_lenient(text)
+            .0
+    }
+
+    /// The filters as a query (`None`: no filter).
+    pub fn filter_query(&self, filters: &Filters) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        if let Some(w) = filters.window {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_i64(f.feed_day, day_number(w.start()))),
+                    Bound::Excluded(Term::from_field_i64(
+                        f.feed_day,
+                        day_number(w.end_exclusive()),
+                    )),
+                )),
+            ));
+        }
+        if let Some(c) = &filters.category {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.category, c),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(o) = &filters.organization {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.org_key, &o.to_lowercase()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(h) = filters.has_code {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.has_code, u64::from(h)),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// `query` restricted by `filter`.
+    pub fn and(query: Box<dyn Query>, filter: Option<&dyn Query>) -> Box<dyn Query> {
+        match filter {
+            None => query,
+            Some(filter) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, query),
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
+                ),
+            ])),
+        }
+    }
+
+    fn slot_of(&self, searcher: &Searcher, addr: DocAddress) -> Result<Slot, SearchError> {
+        let column = searcher
+            .segment_reader(addr.segment_ord)
+            .fast_fields()
+            .u64("slot")
+            .map_err(tv)?;
+        let slot = column
+            .first(addr.doc_id)
+            .ok_or_else(|| SearchError::Index("a document has no slot".into()))?;
+        Ok(slot as Slot)
+    }
+
+    /// The best `limit` matches of `query` with their BM25 scores, and how many match.
+    pub fn top(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        limit: usize,
+    ) -> Result<(Vec<KeywordHit>, usize), SearchError> {
+        let (top, count) = searcher
+            .search(
+                query,
+                &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count),
+            )
+            .map_err(tv)?;
+        let hits = top
+            .into_iter()
+            .map(|(score, addr)| Ok((self.slot_of(searcher, addr)?, score)))
+            .collect::<Result<_, SearchError>>()?;
+        Ok((hits, count))
+    }
+
+    /// Matches of `query` (or every document) ordered by a field, newest or most upvoted first.
+    pub fn top_by_field(
+        &self,
+        searcher: &Searcher,
+        query: Option<&dyn Query>,
+        by_upvotes: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<KeywordHit>, usize), SearchError> {
+        let all = AllQuery;
+        let query = query.unwrap_or(&all);
+        let field = if by_upvotes { "upvotes" } else { "published" };
+        let (top, count) = searcher
+            .search(
+                query,
+                &(
+                    TopDocs::with_limit(limit.max(1))
+                        .and_offset(offset)
+                        .order_by_fast_field::<i64>(field, Order::Desc),
+                    Count,
+                ),
+            )
+            .map_err(tv)?;
+        let hits = top
+            .into_iter()
+            .map(|(v, addr)| Ok((self.slot_of(searcher, addr)?, v.unwrap_or(0) as f32)))
+            .collect::<Result<_, SearchError>>()?;
+        Ok((hits, count))
+    }
+
+    /// Slots of every document matching `query`, if there are at most `max`.
+    pub fn all_slots(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        max: usize,
+    ) -> Result<Option<Vec<Slot>>, SearchError> {
+        let count = searcher.search(query, &Count).map_err(tv)?;
+        if count > max {
+            return Ok(None);
+        }
+        let docs = searcher.search(query, &DocSetCollector).map_err(tv)?;
+        let mut slots = docs
+            .into_iter()
+            .map(|addr| self.slot_of(searcher, addr))
+            .collect::<Result<Vec<_>, _>>()?;
+        slots.sort_unstable();
+        Ok(Some(slots))
+    }
+
+    /// Stored title and abstract of `key`.
+    pub fn stored(
+        &self,
+        searcher: &Searcher,
+        key: &str,
+    ) -> Result<Option<TantivyDocument>, SearchError> {
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.key, key),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())
+            .map_err(tv)?;
+        match top.first() {
+            Some((_, addr)) => Ok(Some(searcher.doc(*addr).map_err(tv)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `key` is indexed.
+    pub fn contains(&self, searcher: &Searcher, key: &str) -> Result<bool, SearchError> {
+        Ok(self.stored(searcher, key)?.is_some())
+    }
+
+    /// Highlighters for `query` on title and abstract.
+    pub fn highlighters(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+    ) -> Result<(SnippetGenerator, SnippetGenerator), SearchError> {
+        let mut title = SnippetGenerator::create(searcher, query, self.fields.title).map_err(tv)?;
+        title.set_max_num_chars(10_000);
+        let mut summary =
+            SnippetGenerator::create(searcher, query, self.fields.summary).map_err(tv)?;
+        summary.set_max_num_chars(SUMMARY_SNIPPET_CHARS);
+        Ok((title, summary))
+    }
+
+    /// Title and abstract of a stored document as highlighted segments.
+    pub fn highlight(
+        &self,
+        doc: &TantivyDocument,
+        gens: Option<&(SnippetGenerator, SnippetGenerator)>,
+    ) -> (Vec<Segment>, Vec<Segment>) {
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let title = text(self.fields.title);
+        let summary = text(self.fields.summary);
+        match gens {
+            Some((tg, sg)) => (
+                segments_or_plain(&tg.snippet(&title), &title, usize::MAX),
+                segments_or_plain(&sg.snippet(&summary), &summary, SUMMARY_SNIPPET_CHARS),
+            ),
+            None => (
+                vec![Segment::text(title)],
+                vec![Segment::text(truncate(&summary, SUMMARY_SNIPPET_CHARS))],
+            ),
+        }
+    }
+}
+
+fn segments_or_plain(snippet: &tantivy::snippet::Snippet, full: &str, max: usize) -> Vec<Segment> {
+    if snippet.highlighted().is_empty() {
+        return vec![Segment::text(truncate(full, max))];
+    }
+    let fragment = snippet.fragment();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for r in snippet.highlighted() {
+        if r.start > at {
+            out.push(Segment::text(fragment[at..r.start].to_owned()));
+        }
+        out.push(Segment::highlight(fragment[r.start..r.end].to_owned()));
+        at = r.end;
+    }
+    if at < fragment.len() {
+        out.push(Segment::text(fragment[at..].to_owned()));
+    }
+    out
+}
+
+/// At most `max` bytes of `s`, cut at a word boundary, with "…" when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = s[..end].rfind(' ').unwrap_or(end);
+    format!("{}…", &s[..cut])
+}
+
+/// Days since 1970-01-01.
+fn day_number(d: chrono::NaiveDate) -> i64 {
+    d.signed_duration_since(chrono::NaiveDate::default())
+        .num_days()
+}
