@@ -28,6 +28,9 @@ pub struct AppState {
     pub public_dir: Option<std::path::PathBuf>,
     /// The JSON API's caches and rate limits.
     pub(crate) api: Arc<crate::api::ApiShared>,
+    /// The search engine (hybrid keyword + semantic); without it, search falls back to the
+    /// store's plain word match.
+    pub search: Option<Arc<paperboy_search::SearchEngine>>,
     /// Email digests (subscribe, confirm, unsubscribe, preview); `None` when this instance
     /// sends no mail.
     pub mail: Option<paperboy_mail::MailService>,
@@ -48,6 +51,7 @@ impl AppState {
             public_dir: None,
             pages: Arc::new(crate::cache::PageCache::default()),
             api: Arc::new(crate::api::ApiShared::default()),
+            search: None,
             mail: None,
         }
     }

@@ -500,3 +500,71 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_uses_the_engine_when_the_server_has_one() {
+    let (store, dir) = paperboy_testkit::sqlite_store().await;
+    let mut papers = Vec::new();
+    for (i, (title, summary)) in [
+        (
+            "Diffusion models for protein design",
+            "We generate proteins with denoising diffusion.",
+        ),
+        (
+            "Sparse attention for long documents",
+            "Linear-time attention over long contexts.",
+        ),
+        (
+            "A survey of graph neural networks",
+            "Message passing on graphs, reviewed.",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = paperboy_core::NewPaper::new(
+            paperboy_core::ArxivId::parse(&format!("2510.{:05}", i + 1)).expect("id"),
+            title,
+            summary,
+            chrono::Utc::now(),
+        );
+        p.authors = vec![paperboy_core::NewAuthor::named("Ada Lovelace")];
+        papers.push(p);
+    }
+    store.upsert_papers(&papers).await.expect("seed");
+    let embedder = paperboy_search::StaticEmbedder::builtin_shared().expect("built-in embedder");
+    let engine = paperboy_search::SearchEngine::open(&dir.path().join("data"), embedder)
+        .expect("open engine");
+    engine.catch_up(store.as_ref()).await.expect("catch up");
+    let mut state = paperboy_web::AppState::new(store.clone());
+    state.search = Some(std::sync::Arc::new(engine));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+
+    // A stemmed word the plain word match would miss ("denoising" vs "denoise").
+    let items: Vec<serde_json::Value> = reqwest::get(format!(
+        "{base}/api/papers/search?q=denoise%20proteins&limit=2"
+    ))
+    .await
+    .expect("search")
+    .json()
+    .await
+    .expect("json");
+    assert!(!items.is_empty() && items.len() <= 2, "{items:?}");
+    assert_eq!(items[0]["paper"]["id"], "2510.00001");
+    assert_eq!(items[0]["title"], "Diffusion models for protein design");
+    let highlighted: Vec<&str> = items[0]["highlightedTitle"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .filter(|s| s["type"] == "highlight")
+        .filter_map(|s| s["text"].as_str())
+        .collect();
+    assert!(
+        !highlighted.is_empty(),
+        "the engine's highlights are returned: {items:?}"
+    );
+}

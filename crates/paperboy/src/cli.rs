@@ -293,8 +293,8 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    // The search index catches up now and every minute (the web layer will take it from here).
-    let _search = crate::search_cmd::open_search(&settings.data_dir, store.clone())?;
+    // The search index catches up now and every minute; the JSON search API asks it.
+    let search = crate::search_cmd::open_search(&settings.data_dir, store.clone())?;
     if !args.no_sync {
         let store = store.clone();
         let sync_settings = args.sources.settings();
@@ -306,6 +306,7 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     if !args.no_digest {
         state = state.with_mail(crate::digest::start_for_serve(store, &args.mail, addr)?);
     }
+    state.search = Some(search);
     state.cookies = paperboy_web::auth::CookiePolicy {
         secure: !args.insecure_cookies,
     };

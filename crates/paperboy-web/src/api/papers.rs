@@ -336,6 +336,10 @@ pub async fn search_papers(
         )));
     }
     let limit = params.int("limit", SEARCH_LIMIT.0, 1, SEARCH_LIMIT.1)?;
+    if let Some(engine) = state.search.clone().filter(|_| !q.trim().is_empty()) {
+        let items = engine_search(&state, engine, q, limit).await?;
+        return Ok(json_bytes(StatusCode::OK, to_json(&items)?));
+    }
     let papers = search(&state, q, limit).await?;
     let words = search_words(q);
     let items: Vec<SearchItem> = papers
@@ -347,6 +351,60 @@ pub async fn search_papers(
         })
         .collect();
     Ok(json_bytes(StatusCode::OK, to_json(&items)?))
+}
+
+/// Asks the search engine (hybrid keyword + semantic, on a blocking thread: it is CPU work)
+/// and reads each hit's paper from the store; the engine's highlights are kept.
+async fn engine_search(
+    state: &AppState,
+    engine: std::sync::Arc<paperboy_search::SearchEngine>,
+    q: &str,
+    limit: u32,
+) -> Result<Vec<SearchItem>, ApiError> {
+    let mut query = paperboy_search::SearchQuery::new(q);
+    query.limit = limit as usize;
+    let results = tokio::task::spawn_blocking(move || engine.search(&query))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let convert = |segments: Vec<paperboy_search::Segment>| {
+        segments
+            .into_iter()
+            .map(|s| dto::ApiSegment {
+                kind: match s.kind {
+                    paperboy_search::SegmentKind::Text => "text",
+                    paperboy_search::SegmentKind::Highlight => "highlight",
+                }
+                .to_owned(),
+                text: s.text,
+            })
+            .collect::<Vec<_>>()
+    };
+    let words = search_words(q);
+    let mut items = Vec::with_capacity(results.hits.len());
+    for hit in results.hits {
+        let Some(id) = hit.arxiv_id() else { continue };
+        // A hit the store no longer shows (hidden since the index caught up) is left out.
+        let Some(paper) = state.store.paper(&id).await? else {
+            continue;
+        };
+        let highlighted_title = if hit.highlighted_title.is_empty() {
+            dto::segments(highlight(&paper.title, &words))
+        } else {
+            convert(hit.highlighted_title)
+        };
+        let highlighted_summary = if hit.highlighted_summary.is_empty() {
+            dto::segments(highlight(&paper.summary, &words))
+        } else {
+            convert(hit.highlighted_summary)
+        };
+        items.push(SearchItem {
+            item: DailyItem::from_paper(&paper),
+            highlighted_title,
+            highlighted_summary,
+        });
+    }
+    Ok(items)
 }
 
 /// The papers a search finds: the newest papers for an empty query.
