@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/papers/trending", get(pages::feed::show_trending))
         .route("/papers/{id}", get(pages::paper::show_paper))
         .route("/settings", get(pages::account::show_settings))
+        .route("/search", get(pages::search::show_search))
         .route("/static/style.css", get(pages::assets::stylesheet))
         .route("/healthz", get(pages::assets::health))
         .merge(forms)

@@ -1,6 +1,6 @@
 //! A real headless Chromium (Debian's, driven through chromedriver) uses the site as a
 //! person would: opens the feed, changes day, opens a paper, signs up, signs in, upvotes,
-//! comments, submits a paper. It also visits pages whose stored titles, abstracts, author
+//! comments, submits a paper, searches. It also visits pages whose stored titles, abstracts, author
 //! names and comments are hostile, and checks that no injected script ran.
 //! Screenshots land in `$CARGO_TARGET_TMPDIR/screenshots/`.
 
@@ -397,6 +397,20 @@ async fn a_visitor_reads_signs_up_upvotes_comments_and_submits_in_a_real_browser
         .expect("read")
         .expect("stored");
     assert_eq!(today.feed.expect("feed").feed_date, Utc::now().date_naive());
+
+    // Search from the header's query box.
+    fill(&client, "#header-q", "Grounded Retrieval").await;
+    // Enter submits the header's one-field form, as a person would.
+    client
+        .find(Locator::Css("#header-q"))
+        .await
+        .expect("query box")
+        .send_keys("\u{E007}")
+        .await
+        .expect("press Enter");
+    wait_for_path(&client, "/search").await;
+    wait_for_text(&client, "/papers/2510.03456").await;
+    screenshot(&client, "search").await;
 
     client.close().await.expect("close");
 }

@@ -314,3 +314,87 @@ async fn latex_in_titles_and_abstracts_is_rendered_as_mathml() {
     let h1 = &html[html.find("<h1>").expect("h1")..html.find("</h1>").expect("end of h1")];
     assert!(!h1.contains(r"$\mathcal") && h1.contains("<math"), "{h1}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_search_page_shows_engine_results_with_highlights_and_escapes_the_query() {
+    let (store, dir) = paperboy_testkit::sqlite_store().await;
+    store
+        .upsert_papers(&[
+            daily(
+                "2510.00001",
+                "2025-10-29",
+                3,
+                "Diffusion models for protein design",
+            ),
+            daily(
+                "2510.00002",
+                "2025-10-29",
+                9,
+                "Sparse attention for long documents",
+            ),
+        ])
+        .await
+        .expect("seed");
+    let embedder = paperboy_search::StaticEmbedder::builtin_shared().expect("embedder");
+    let engine =
+        paperboy_search::SearchEngine::open(&dir.path().join("data"), embedder).expect("engine");
+    engine.catch_up(store.as_ref()).await.expect("catch up");
+    let mut state = paperboy_web::AppState::new(store.clone());
+    state.search = Some(Arc::new(engine));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+
+    let html = reqwest::get(format!("{base}/search?q=proteins"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let first = html
+        .find("/papers/2510.00001")
+        .expect("the protein paper is found");
+    assert!(
+        html.find("/papers/2510.00002")
+            .is_none_or(|other| first < other),
+        "ranked first"
+    );
+    assert!(html.contains("<mark>"), "matched words highlighted");
+    assert!(
+        html.contains(r#"action="/search""#),
+        "the header carries the query box"
+    );
+
+    let r = reqwest::get(format!("{base}/search?q=%3Cscript%3Ealert(1)%3C/script%3E"))
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.expect("body");
+    assert!(!html.contains("<script>alert(1)"), "the query is escaped");
+    let long = "x".repeat(251);
+    let r = reqwest::get(format!("{base}/search?q={long}"))
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn without_an_engine_the_search_page_falls_back_to_the_word_match() {
+    let app = TestApp::spawn().await;
+    app.store
+        .upsert_papers(&[daily(
+            "2510.00003",
+            "2025-10-29",
+            1,
+            "Graph neural networks reviewed",
+        )])
+        .await
+        .expect("seed");
+    let (status, html) = app.page("/search?q=graph%20neural").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("/papers/2510.00003"));
+    let (_, html) = app.page("/search?q=nothing%20like%20this").await;
+    assert!(html.contains("No paper matches"));
+}

@@ -6,6 +6,7 @@ pub mod community;
 pub mod feed;
 pub mod mail;
 pub mod paper;
+pub mod search;
 mod view;
 
 use axum::extract::FromRequestParts;

@@ -1,0 +1,121 @@
+//! The search page, `/search?q=…`: hybrid keyword + semantic results from the search engine
+//! (the store's plain word match when the server runs without one), with the matched words
+//! highlighted. The query box is in the header of every page.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::Ctx;
+use super::view::Card;
+use crate::{AppError, AppState};
+
+/// Results shown.
+const LIMIT: usize = 30;
+/// Longest query accepted, like the API's.
+const MAX_QUERY: usize = 250;
+
+/// A result: the card, and the highlighted abstract snippet as HTML.
+struct Result_ {
+    card: Card,
+    snippet_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage {
+    ctx: Ctx,
+    q: String,
+    results: Vec<Result_>,
+}
+
+/// Query parameters.
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+}
+
+fn escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Highlight segments as HTML: text escaped, matches in `<mark>`.
+fn segments_html(segments: &[paperboy_search::Segment]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        match s.kind {
+            paperboy_search::SegmentKind::Highlight => {
+                out.push_str("<mark>");
+                escape(&s.text, &mut out);
+                out.push_str("</mark>");
+            }
+            paperboy_search::SegmentKind::Text => escape(&s.text, &mut out),
+        }
+    }
+    out
+}
+
+/// `GET /search?q=…`
+pub async fn show_search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    let q = params.q.unwrap_or_default().trim().to_owned();
+    if q.chars().count() > MAX_QUERY {
+        return Err(AppError::BadRequest(format!(
+            "A search has at most {MAX_QUERY} characters."
+        )));
+    }
+    let mut results = Vec::new();
+    if !q.is_empty() {
+        match state.search.clone() {
+            Some(engine) => {
+                let mut query = paperboy_search::SearchQuery::new(q.clone());
+                query.limit = LIMIT;
+                let found = tokio::task::spawn_blocking(move || engine.search(&query))
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))?
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                for hit in found.hits {
+                    let Some(id) = hit.arxiv_id() else { continue };
+                    let Some(paper) = state.store.paper(&id).await? else {
+                        continue;
+                    };
+                    let mut card = Card::from_paper(&paper);
+                    if !hit.highlighted_title.is_empty() {
+                        card.title_html = segments_html(&hit.highlighted_title);
+                    }
+                    results.push(Result_ {
+                        card,
+                        snippet_html: segments_html(&hit.highlighted_summary),
+                    });
+                }
+            }
+            None => {
+                for paper in state.store.search_papers_simple(&q, LIMIT as u32).await? {
+                    let mut snippet_html = String::new();
+                    escape(
+                        &paper.summary.chars().take(300).collect::<String>(),
+                        &mut snippet_html,
+                    );
+                    results.push(Result_ {
+                        card: Card::from_paper(&paper),
+                        snippet_html,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Html(SearchPage { ctx, q, results }.render()?).into_response())
+}
