@@ -567,4 +567,12 @@ async fn search_uses_the_engine_when_the_server_has_one() {
         !highlighted.is_empty(),
         "the engine's highlights are returned: {items:?}"
     );
+    // The search feed asks the engine too (the plain word match misses "denoise").
+    let rss = reqwest::get(format!("{base}/feeds/rss/search?q=denoise%20proteins"))
+        .await
+        .expect("feed")
+        .text()
+        .await
+        .expect("body");
+    assert!(rss.contains("Diffusion models for protein design"), "{rss}");
 }

@@ -407,13 +407,29 @@ async fn engine_search(
     Ok(items)
 }
 
-/// The papers a search finds: the newest papers for an empty query.
+/// The papers a search finds (the search feed's too): the engine's when the server has one,
+/// else the store's word match; the newest papers for an empty query.
 pub(crate) async fn search(state: &AppState, q: &str, limit: u32) -> Result<Vec<Paper>, ApiError> {
-    Ok(if search_words(q).is_empty() {
-        state.store.list_papers(None, limit).await?
-    } else {
-        state.store.search_papers_simple(q, limit).await?
-    })
+    if search_words(q).is_empty() {
+        return Ok(state.store.list_papers(None, limit).await?);
+    }
+    let Some(engine) = state.search.clone() else {
+        return Ok(state.store.search_papers_simple(q, limit).await?);
+    };
+    let mut query = paperboy_search::SearchQuery::new(q);
+    query.limit = limit as usize;
+    query.highlight = false;
+    let found = tokio::task::spawn_blocking(move || engine.search(&query))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut papers = Vec::with_capacity(found.hits.len());
+    for id in found.hits.iter().filter_map(paperboy_search::Hit::arxiv_id) {
+        if let Some(paper) = state.store.paper(&id).await? {
+            papers.push(paper);
+        }
+    }
+    Ok(papers)
 }
 
 fn parse_id(raw: &str) -> Result<ArxivId, ApiError> {

@@ -340,7 +340,7 @@ async fn search(
         .finish();
     let info = FeedInfo {
         title: format!("Papers matching “{q}”"),
-        page: format!("/papers/search?{query}"),
+        page: format!("/search?{query}"),
     };
     let self_path = format!("/feeds/{}/search?{query}", format_name(format));
     Ok(render(
