@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod csrf;
+pub mod engine;
 mod error;
 pub mod feeds;
 pub mod markdown;

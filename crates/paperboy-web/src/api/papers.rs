@@ -353,20 +353,15 @@ pub async fn search_papers(
     Ok(json_bytes(StatusCode::OK, to_json(&items)?))
 }
 
-/// Asks the search engine (hybrid keyword + semantic, on a blocking thread: it is CPU work)
-/// and reads each hit's paper from the store; the engine's highlights are kept.
+/// The engine's results as API items (see [`crate::engine::search_papers`]), keeping the
+/// engine's highlights.
 async fn engine_search(
     state: &AppState,
     engine: std::sync::Arc<paperboy_search::SearchEngine>,
     q: &str,
     limit: u32,
 ) -> Result<Vec<SearchItem>, ApiError> {
-    let mut query = paperboy_search::SearchQuery::new(q);
-    query.limit = limit as usize;
-    let results = tokio::task::spawn_blocking(move || engine.search(&query))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let found = crate::engine::search_papers(state, engine, q, limit as usize, true).await?;
     let convert = |segments: Vec<paperboy_search::Segment>| {
         segments
             .into_iter()
@@ -381,30 +376,22 @@ async fn engine_search(
             .collect::<Vec<_>>()
     };
     let words = search_words(q);
-    let mut items = Vec::with_capacity(results.hits.len());
-    for hit in results.hits {
-        let Some(id) = hit.arxiv_id() else { continue };
-        // A hit the store no longer shows (hidden since the index caught up) is left out.
-        let Some(paper) = state.store.paper(&id).await? else {
-            continue;
-        };
-        let highlighted_title = if hit.highlighted_title.is_empty() {
-            dto::segments(highlight(&paper.title, &words))
-        } else {
-            convert(hit.highlighted_title)
-        };
-        let highlighted_summary = if hit.highlighted_summary.is_empty() {
-            dto::segments(highlight(&paper.summary, &words))
-        } else {
-            convert(hit.highlighted_summary)
-        };
-        items.push(SearchItem {
+    Ok(found
+        .into_iter()
+        .map(|(paper, hit)| SearchItem {
+            highlighted_title: if hit.highlighted_title.is_empty() {
+                dto::segments(highlight(&paper.title, &words))
+            } else {
+                convert(hit.highlighted_title)
+            },
+            highlighted_summary: if hit.highlighted_summary.is_empty() {
+                dto::segments(highlight(&paper.summary, &words))
+            } else {
+                convert(hit.highlighted_summary)
+            },
             item: DailyItem::from_paper(&paper),
-            highlighted_title,
-            highlighted_summary,
-        });
-    }
-    Ok(items)
+        })
+        .collect())
 }
 
 /// The papers a search finds (the search feed's too): the engine's when the server has one,
@@ -416,20 +403,8 @@ pub(crate) async fn search(state: &AppState, q: &str, limit: u32) -> Result<Vec<
     let Some(engine) = state.search.clone() else {
         return Ok(state.store.search_papers_simple(q, limit).await?);
     };
-    let mut query = paperboy_search::SearchQuery::new(q);
-    query.limit = limit as usize;
-    query.highlight = false;
-    let found = tokio::task::spawn_blocking(move || engine.search(&query))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut papers = Vec::with_capacity(found.hits.len());
-    for id in found.hits.iter().filter_map(paperboy_search::Hit::arxiv_id) {
-        if let Some(paper) = state.store.paper(&id).await? {
-            papers.push(paper);
-        }
-    }
-    Ok(papers)
+    let found = crate::engine::search_papers(state, engine, q, limit as usize, false).await?;
+    Ok(found.into_iter().map(|(paper, _)| paper).collect())
 }
 
 fn parse_id(raw: &str) -> Result<ArxivId, ApiError> {

@@ -81,17 +81,8 @@ pub async fn show_search(
     if !q.is_empty() {
         match state.search.clone() {
             Some(engine) => {
-                let mut query = paperboy_search::SearchQuery::new(q.clone());
-                query.limit = LIMIT;
-                let found = tokio::task::spawn_blocking(move || engine.search(&query))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))?
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-                for hit in found.hits {
-                    let Some(id) = hit.arxiv_id() else { continue };
-                    let Some(paper) = state.store.paper(&id).await? else {
-                        continue;
-                    };
+                let found = crate::engine::search_papers(&state, engine, &q, LIMIT, true).await?;
+                for (paper, hit) in found {
                     let mut card = Card::from_paper(&paper);
                     if !hit.highlighted_title.is_empty() {
                         card.title_html = segments_html(&hit.highlighted_title);
