@@ -21,6 +21,10 @@ pub enum Action {
     Comment,
     /// Upvotes and un-votes.
     Vote,
+    /// Password reset emails asked for.
+    PasswordReset,
+    /// Account and organization changes (settings, new organizations, claims, joins).
+    Account,
 }
 
 impl Action {
@@ -31,6 +35,8 @@ impl Action {
             Self::Submit => (20, Duration::from_secs(3600)),
             Self::Comment => (10, Duration::from_secs(60)),
             Self::Vote => (60, Duration::from_secs(60)),
+            Self::PasswordReset => (5, Duration::from_secs(3600)),
+            Self::Account => (30, Duration::from_secs(600)),
         }
     }
 }
