@@ -213,6 +213,19 @@ async fn daily_items_have_the_huggingface_shape() {
         .json("/api/daily_papers?month=2025-10&submitter=nobody")
         .await;
     assert_eq!(ids(&nobody).len(), 0);
+    // A submitter without a window: all their papers, across days, newest first, paged.
+    let r = app.get("/api/daily_papers?submitter=akhaliq&limit=3").await;
+    let link = r.headers()["link"].to_str().expect("link").to_owned();
+    assert_eq!(
+        link,
+        "</api/daily_papers?submitter=akhaliq&p=1&limit=3>; rel=\"next\""
+    );
+    let all: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(ids(&all), ["2510.00004", "2510.00003", "2510.00002"]);
+    let (_, rest) = app
+        .json("/api/daily_papers?submitter=akhaliq&p=1&limit=3")
+        .await;
+    assert_eq!(ids(&rest), ["2510.00001"]);
 }
 
 #[tokio::test]
