@@ -143,30 +143,46 @@ pub async fn show_paper(
     .into_response())
 }
 
-/// Papers like this one, from the search engine's vectors (none without an engine).
+/// Papers like this one, from the search engine's vectors (none without an engine); kept a
+/// minute in the page cache, as a paper page is the second most visited page.
 async fn similar_papers(state: &AppState, id: &ArxivId) -> Result<Vec<SimilarView>, AppError> {
     let Some(engine) = state.search.clone() else {
         return Ok(Vec::new());
     };
-    let key = id.clone();
-    let scored = tokio::task::spawn_blocking(move || engine.similar(&key, SIMILAR))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut out = Vec::with_capacity(scored.len());
-    for s in scored {
-        let Ok(other) = ArxivId::parse(&s.key) else {
-            continue;
-        };
-        if other.base() == id.base() {
-            continue;
+    let links = match state.pages.similar(id.base()) {
+        Some(links) => links,
+        None => {
+            let key = id.clone();
+            let scored = tokio::task::spawn_blocking(move || engine.similar(&key, SIMILAR))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let mut links = Vec::with_capacity(scored.len());
+            for s in scored {
+                let Ok(other) = ArxivId::parse(&s.key) else {
+                    continue;
+                };
+                if other.base() == id.base() {
+                    continue;
+                }
+                if let Some(p) = state.store.paper(&other).await? {
+                    links.push((
+                        p.id.base().to_owned(),
+                        crate::math::render_text(&p.title),
+                        p.upvotes,
+                    ));
+                }
+            }
+            let links: std::sync::Arc<[crate::cache::SimilarLink]> = links.into();
+            state.pages.put_similar(id.base().to_owned(), links.clone());
+            links
         }
-        if let Some(p) = state.store.paper(&other).await? {
-            out.push(SimilarView {
-                id: p.id.base().to_owned(),
-                title_html: crate::math::render_text(&p.title),
-                upvotes: p.upvotes,
-            });
-        }
-    }
-    Ok(out)
+    };
+    Ok(links
+        .iter()
+        .map(|(id, title_html, upvotes)| SimilarView {
+            id: id.clone(),
+            title_html: title_html.clone(),
+            upvotes: *upvotes,
+        })
+        .collect())
 }
