@@ -40,6 +40,8 @@ pub struct Options {
     pub smtp: Option<SmtpSink>,
     /// A search engine.
     pub search: Option<Arc<paperboy_search::SearchEngine>>,
+    /// `Secure` cookies, as in production (the client then keeps none over plain http).
+    pub secure_cookies: bool,
 }
 
 /// A running app.
@@ -64,7 +66,9 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut state = paperboy_web::AppState::new(store.clone());
         // Plain http on loopback: cookies without `Secure`, so the client keeps them.
-        state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
+        state.cookies = paperboy_web::auth::CookiePolicy {
+            secure: options.secure_cookies,
+        };
         state.arxiv =
             paperboy_ingest::ArxivClient::new(&fake_arxiv().await, std::time::Duration::ZERO);
         state.search = options.search;
@@ -112,6 +116,38 @@ impl TestApp {
             app: self,
             http: self.http.clone(),
         }
+    }
+
+    /// `GET` in the app's own browser.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.me().get(path).await
+    }
+
+    /// A page's status and HTML in the app's own browser.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let r = self.get(path).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// A page's HTML in the app's own browser.
+    pub async fn html(&self, path: &str) -> String {
+        self.me().html(path).await
+    }
+
+    /// Posts a form (with the CSRF token) in the app's own browser.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.me().post(path, form).await
+    }
+
+    /// Signs up `name` in the app's own browser.
+    pub async fn sign_up(&self, name: &str) -> reqwest::Response {
+        self.me().sign_up(name).await
+    }
+
+    /// Stores a paper with this title (an abstract and no authors).
+    pub async fn seed_titled(&self, id: &str, title: &str) {
+        self.seed(id, title, "An abstract.", &[]).await
     }
 
     /// Stores a paper with these authors.
