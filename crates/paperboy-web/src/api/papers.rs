@@ -46,7 +46,7 @@ impl Params {
     }
 
     /// An integer parameter within `min..=max`, `default` when absent.
-    fn int(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+    pub(crate) fn int(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
         let Some(raw) = self.get(key) else {
             return Ok(default);
         };
