@@ -383,6 +383,13 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
 
+    /// The accounts that upvoted a paper here, most recent first, at most `limit`.
+    async fn paper_upvoters(
+        &self,
+        paper: &ArxivId,
+        limit: u32,
+    ) -> StoreResult<Vec<paperboy_core::StoredUserRef>>;
+
     /// Replaces the body of `user_id`'s comment and records when. Another user's, a deleted
     /// or hidden or missing comment is [`StoreError::NotFound`].
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment>;

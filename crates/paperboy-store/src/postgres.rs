@@ -2002,6 +2002,25 @@ impl Store for PgStore {
         Ok(Some(user))
     }
 
+    async fn paper_upvoters(&self, paper: &ArxivId, limit: u32) -> StoreResult<Vec<StoredUserRef>> {
+        let client = self.client().await?;
+        Ok(client
+            .query(
+                "SELECT u.username, u.fullname, u.avatar_url FROM votes v JOIN users u ON u.id = v.user_id
+                 WHERE v.paper_id = $1 AND NOT u.suspended
+                 ORDER BY v.created_at DESC, u.username LIMIT $2",
+                &[&paper.base(), &i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(|r| StoredUserRef {
+                username: r.get(0),
+                fullname: r.get(1),
+                avatar_url: r.get(2),
+            })
+            .collect())
+    }
+
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment> {
         let client = self.client().await?;
         let n = client

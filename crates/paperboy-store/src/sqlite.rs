@@ -2117,6 +2117,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn paper_upvoters(&self, paper: &ArxivId, limit: u32) -> StoreResult<Vec<StoredUserRef>> {
+        let paper = paper.base().to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT u.username, u.fullname, u.avatar_url FROM votes v JOIN users u ON u.id = v.user_id
+                 WHERE v.paper_id = ?1 AND u.suspended = 0
+                 ORDER BY v.created_at DESC, u.username LIMIT ?2",
+            )?;
+            stmt.query_map(params![paper, i64::from(limit)], |r| {
+                Ok(StoredUserRef {
+                    username: r.get(0)?,
+                    fullname: r.get(1)?,
+                    avatar_url: r.get(2)?,
+                })
+            })?
+            .map(|r| r.map_err(StoreError::from))
+            .collect()
+        })
+        .await
+    }
+
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment> {
         let body = body.to_owned();
         self.write(move |conn| {

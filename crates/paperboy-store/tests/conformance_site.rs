@@ -20,6 +20,7 @@ paperboy_testkit::conformance!(
     a_reset_link_works_once_before_it_expires_and_ends_all_sessions,
     email_changes_refuse_a_taken_address,
     only_the_author_edits_a_live_comment,
+    a_paper_lists_its_upvoters_newest_first,
 );
 
 fn id(s: &str) -> ArxivId {
@@ -511,4 +512,36 @@ async fn only_the_author_edits_a_live_comment(store: Arc<dyn Store>) {
         store.edit_comment(c.id, ada, "back").await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+async fn a_paper_lists_its_upvoters_newest_first(store: Arc<dyn Store>) {
+    seed_paper(&store, "2510.00001").await;
+    let ada = user(&store, "ada").await;
+    let bob = user(&store, "bob").await;
+    let eve = user(&store, "eve").await;
+    let paper = id("2510.00001");
+    for uid in [ada, bob, eve] {
+        store.set_vote(uid, &paper, true).await.expect("vote");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    store.set_vote(bob, &paper, false).await.expect("unvote");
+    let names: Vec<String> = store
+        .paper_upvoters(&paper, 10)
+        .await
+        .expect("upvoters")
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["eve", "ada"]);
+    assert_eq!(store.paper_upvoters(&paper, 1).await.expect("one").len(), 1);
+    store.set_user_suspended(eve, true).await.expect("suspend");
+    assert_eq!(
+        store
+            .paper_upvoters(&paper, 10)
+            .await
+            .expect("upvoters")
+            .len(),
+        1,
+        "a suspended account is not shown"
+    );
 }

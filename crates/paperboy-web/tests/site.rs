@@ -531,7 +531,12 @@ async fn only_its_author_edits_a_comment_and_the_page_says_it_was_edited() {
         )
         .await;
     assert_eq!(r.status().as_u16(), 303);
+    ada.post("/papers/2510.00001/upvote", &[]).await;
     let page = app.other().html("/papers/2510.00001").await;
+    assert!(
+        page.contains("Upvoted here by <a href=\"/users/ada\">"),
+        "upvoters are named"
+    );
     assert!(page.contains("<strong>take</strong>") && page.contains("edited"));
     assert!(!page.contains("<script>alert(1)"), "sanitized");
     assert!(!page.contains("hijacked"));

@@ -45,6 +45,7 @@ struct PaperTemplate {
     authors: Vec<(Author, String)>,
     is_admin: bool,
     similar: Vec<SimilarView>,
+    upvoters: Vec<paperboy_core::StoredUserRef>,
     published: String,
     abs_url: String,
     pdf_url: String,
@@ -52,6 +53,9 @@ struct PaperTemplate {
     submitter: Option<String>,
     organization: Option<(String, String)>,
 }
+
+/// Upvoters named on the page.
+const UPVOTERS: u32 = 24;
 
 /// Similar papers shown.
 const SIMILAR: usize = 6;
@@ -126,6 +130,7 @@ pub async fn show_paper(
                 .collect(),
             is_admin: user.0.as_ref().is_some_and(|u| u.is_admin),
             similar: similar_papers(&state, &id).await?,
+            upvoters: state.store.paper_upvoters(&id, UPVOTERS).await?,
             published: paper.published_at.format("%B %-d, %Y").to_string(),
             abs_url: paper.id.abs_url(),
             pdf_url: paper.id.pdf_url(),
