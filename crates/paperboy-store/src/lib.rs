@@ -19,8 +19,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, Email, NewPaper, Paper};
 
 pub use mail::{
-    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
-    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+    Cadence, ConfirmationMessage, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber,
+    NewEdition, NewSubscriber, OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber,
+    SubscriberStatus, email_key,
 };
 pub use model::{
     Backend, ChangeCursor, ChangedPapers, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission,
@@ -191,7 +192,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Subscribes an address (double opt-in). A new, pending or unsubscribed address becomes
     /// pending with the request's confirmation token (an unsubscribed one keeps its old
-    /// unsubscribe secret); a confirmed one is left as it is.
+    /// unsubscribe secret) and, in the same transaction, its confirmation message is queued
+    /// (replacing any earlier one of the address). A confirmed one is left as it is, except
+    /// that a request naming an account links an address not linked yet.
     async fn subscribe(&self, request: &NewSubscriber) -> StoreResult<SubscribeOutcome>;
 
     /// Imports already-confirmed subscribers in one transaction; known addresses are left as
@@ -268,6 +271,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Outbox rows by status (of one edition, if given).
     async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts>;
+
+    /// The papers an account upvoted (base ids), most recent first, at most `limit`: what its
+    /// digest's "for you" section is drawn from.
+    async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>>;
+
+    /// Atomically claims up to `limit` due confirmation messages, like
+    /// [`Store::claim_outbox`] does digests.
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ConfirmationMessage>>;
+
+    /// Records how sending a claimed confirmation went (a settled one forgets its token);
+    /// `false` (and nothing changes) if the claim is no longer held.
+    async fn record_confirmation(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Confirmation messages by status.
+    async fn confirmation_counts(&self) -> StoreResult<OutboxCounts>;
 
     // ---- search ----
 

@@ -107,7 +107,11 @@ pub struct NewSubscriber {
     pub user_id: Option<i64>,
     /// How often.
     pub cadence: Cadence,
-    /// SHA-256 (hex) of the confirmation token mailed to the address.
+    /// The confirmation token to mail. It is queued with the confirmation message (in the
+    /// transaction that makes the address pending) and erased once that message is settled;
+    /// only its hash stays on the subscriber.
+    pub confirm_token: String,
+    /// SHA-256 (hex) of `confirm_token`.
     pub confirm_token_hash: String,
     /// When the confirmation token stops working.
     pub confirm_expires_at: DateTime<Utc>,
@@ -183,6 +187,22 @@ pub struct OutboxMessage {
     pub attempts: i32,
     /// The edition to send.
     pub edition_id: i64,
+    /// The recipient.
+    pub subscriber: Subscriber,
+}
+
+/// A claimed confirmation message: mail the link of `token` to the (still pending)
+/// subscriber, then record the outcome with its `claim`.
+#[derive(Debug, Clone)]
+pub struct ConfirmationMessage {
+    /// Row id.
+    pub id: i64,
+    /// The claim this worker holds on it.
+    pub claim: i64,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    /// The confirmation token whose link the message carries.
+    pub token: String,
     /// The recipient.
     pub subscriber: Subscriber,
 }

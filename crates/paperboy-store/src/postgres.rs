@@ -18,8 +18,9 @@ use crate::{
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 use crate::{
-    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
-    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+    Cadence, ConfirmationMessage, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber,
+    NewEdition, NewSubscriber, OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber,
+    SubscriberStatus, email_key,
 };
 use crate::{ChangeCursor, ChangedPapers};
 
@@ -30,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_api.sql"),
     include_str!("../migrations/postgres/0004_mail.sql"),
     include_str!("../migrations/postgres/0005_search.sql"),
+    // 0006 is taken by the community work on another branch; keep this one after it.
+    include_str!("../migrations/postgres/0007_mail_outbox.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -1116,9 +1119,21 @@ impl Store for PgStore {
             .map(subscriber_from_row)
             .transpose()?;
         let outcome = match existing {
-            Some(s) if s.status == SubscriberStatus::Confirmed => {
-                SubscribeOutcome::AlreadyConfirmed(s)
-            }
+            Some(s) if s.status == SubscriberStatus::Confirmed => match (s.user_id, r.user_id) {
+                (None, Some(user)) => {
+                    let row = tx
+                        .query_one(
+                            &format!(
+                                "UPDATE subscribers SET user_id = $2 WHERE id = $1
+                                 RETURNING {SUBSCRIBER_COLUMNS}"
+                            ),
+                            &[&s.id, &user],
+                        )
+                        .await?;
+                    SubscribeOutcome::AlreadyConfirmed(subscriber_from_row(&row)?)
+                }
+                _ => SubscribeOutcome::AlreadyConfirmed(s),
+            },
             Some(s) => {
                 let row = tx
                     .query_one(
@@ -1170,6 +1185,19 @@ impl Store for PgStore {
                 }
             }
         };
+        if let SubscribeOutcome::ConfirmationNeeded(s) = &outcome {
+            tx.execute(
+                "INSERT INTO confirmation_outbox
+                     (subscriber_id, token, status, attempts, next_attempt_at, created_at)
+                 VALUES ($1, $2, 'queued', 0, now(), now())
+                 ON CONFLICT (subscriber_id) DO UPDATE SET token = excluded.token,
+                     status = 'queued', attempts = 0,
+                     next_attempt_at = excluded.next_attempt_at, claim = NULL,
+                     lease_until = NULL, last_error = NULL, sent_at = NULL",
+                &[&s.id, &r.confirm_token],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1384,24 +1412,7 @@ impl Store for PgStore {
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let client = self.client().await?;
-        // SKIP LOCKED: concurrent workers each take different rows without waiting.
-        let rows = client
-            .query(
-                "WITH due AS (
-                     SELECT id FROM outbox
-                     WHERE (status = 'queued' AND next_attempt_at <= $2)
-                        OR (status = 'sending' AND lease_until <= $2)
-                     ORDER BY id LIMIT $4
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE outbox o SET status = 'sending', claim = $1, lease_until = $3
-                 FROM due, subscribers s
-                 WHERE o.id = due.id AND s.id = o.subscriber_id
-                 RETURNING o.id, o.attempts, o.edition_id,
-                     s.id, s.email, s.user_id, s.cadence, s.status, s.unsubscribe_token,
-                     s.created_at",
-                &[&claim, &now, &lease_until, &i64::from(limit)],
-            )
-            .await?;
+        let rows = claim_rows(&client, Queue::Digests, limit, claim, now, lease_until).await?;
         let mut out = rows
             .iter()
             .map(|r| {
@@ -1426,26 +1437,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let client = self.client().await?;
-        let (status, error, next): (&str, Option<&str>, Option<DateTime<Utc>>) = match outcome {
-            DeliveryOutcome::Sent => ("sent", None, None),
-            DeliveryOutcome::Retry { error, not_before } => {
-                ("queued", Some(error.as_str()), Some(*not_before))
-            }
-            DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
-            DeliveryOutcome::Cancelled => ("cancelled", None, None),
-        };
-        let n = client
-            .execute(
-                "UPDATE outbox SET status = $3, attempts = attempts + 1,
-                     last_error = COALESCE($4, last_error),
-                     next_attempt_at = COALESCE($5, next_attempt_at),
-                     sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END,
-                     claim = NULL, lease_until = NULL
-                 WHERE id = $1 AND claim = $2 AND status = 'sending'",
-                &[&id, &claim, &status, &error, &next, &now],
-            )
-            .await?;
-        Ok(n == 1)
+        record_outcome(&client, Queue::Digests, id, claim, outcome, now).await
     }
 
     async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts> {
@@ -1455,6 +1447,77 @@ impl Store for PgStore {
                 "SELECT status, count(*) FROM outbox
                  WHERE $1::bigint IS NULL OR edition_id = $1 GROUP BY status",
                 &[&edition_id],
+            )
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for r in rows {
+            counts.add(r.get::<_, &str>(0), r.get(1));
+        }
+        Ok(counts)
+    }
+
+    async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT paper_id FROM votes WHERE user_id = $1
+                 ORDER BY created_at DESC, paper_id LIMIT $2",
+                &[&user_id, &i64::from(limit)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ConfirmationMessage>> {
+        let client = self.client().await?;
+        let rows = claim_rows(
+            &client,
+            Queue::Confirmations,
+            limit,
+            claim,
+            now,
+            lease_until,
+        )
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(ConfirmationMessage {
+                    id: r.get(0),
+                    claim,
+                    attempts: r.get(1),
+                    token: r.get(2),
+                    subscriber: subscriber_from_row_at(r, 3)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    async fn record_confirmation(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        record_outcome(&client, Queue::Confirmations, id, claim, outcome, now).await
+    }
+
+    async fn confirmation_counts(&self) -> StoreResult<OutboxCounts> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT status, count(*) FROM confirmation_outbox GROUP BY status",
+                &[],
             )
             .await?;
         let mut counts = OutboxCounts::default();
@@ -1519,6 +1582,103 @@ impl Store for PgStore {
             }),
         })
     }
+}
+
+/// The two durable mail queues: digests (`outbox`) and confirmations (`confirmation_outbox`).
+/// They share their life cycle, so they share the claim and the recording of outcomes.
+#[derive(Clone, Copy)]
+enum Queue {
+    Digests,
+    Confirmations,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Digests => "outbox",
+            Self::Confirmations => "confirmation_outbox",
+        }
+    }
+
+    /// The queue's own column returned with a claim: the edition, or the token.
+    fn payload(self) -> &'static str {
+        match self {
+            Self::Digests => "o.edition_id",
+            Self::Confirmations => "COALESCE(o.token, '')",
+        }
+    }
+}
+
+/// Claims due rows of a queue; SKIP LOCKED lets concurrent workers each take different rows
+/// without waiting. Rows: id, attempts, payload, then the subscriber's columns.
+async fn claim_rows(
+    client: &deadpool_postgres::Client,
+    queue: Queue,
+    limit: u32,
+    claim: i64,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> StoreResult<Vec<Row>> {
+    let table = queue.table();
+    Ok(client
+        .query(
+            &format!(
+                "WITH due AS (
+                     SELECT id FROM {table}
+                     WHERE (status = 'queued' AND next_attempt_at <= $2)
+                        OR (status = 'sending' AND lease_until <= $2)
+                     ORDER BY id LIMIT $4
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE {table} o SET status = 'sending', claim = $1, lease_until = $3
+                 FROM due, subscribers s
+                 WHERE o.id = due.id AND s.id = o.subscriber_id
+                 RETURNING o.id, o.attempts, {},
+                     s.id, s.email, s.user_id, s.cadence, s.status, s.unsubscribe_token,
+                     s.created_at",
+                queue.payload()
+            ),
+            &[&claim, &now, &lease_until, &i64::from(limit)],
+        )
+        .await?)
+}
+
+/// Records the outcome of a claimed row, if the claim still holds. A settled confirmation
+/// forgets its token.
+async fn record_outcome(
+    client: &deadpool_postgres::Client,
+    queue: Queue,
+    id: i64,
+    claim: i64,
+    outcome: &DeliveryOutcome,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let (status, error, next): (&str, Option<&str>, Option<DateTime<Utc>>) = match outcome {
+        DeliveryOutcome::Sent => ("sent", None, None),
+        DeliveryOutcome::Retry { error, not_before } => {
+            ("queued", Some(error.as_str()), Some(*not_before))
+        }
+        DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+        DeliveryOutcome::Cancelled => ("cancelled", None, None),
+    };
+    let forget = match queue {
+        Queue::Digests => "",
+        Queue::Confirmations => ", token = CASE WHEN $3 = 'queued' THEN token ELSE NULL END",
+    };
+    let n = client
+        .execute(
+            &format!(
+                "UPDATE {} SET status = $3, attempts = attempts + 1,
+                     last_error = COALESCE($4, last_error),
+                     next_attempt_at = COALESCE($5, next_attempt_at),
+                     sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END,
+                     claim = NULL, lease_until = NULL{forget}
+                 WHERE id = $1 AND claim = $2 AND status = 'sending'",
+                queue.table()
+            ),
+            &[&id, &claim, &status, &error, &next, &now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 const SUBSCRIBER_COLUMNS: &str =

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paperboy_core::Email;
 use paperboy_store::{
-    Cadence, DeliveryOutcome, ImportedSubscriber, NewEdition, NewSubscriber, Store,
+    Cadence, DeliveryOutcome, ImportedSubscriber, NewEdition, NewSubscriber, NewUser, Store,
     SubscribeOutcome, SubscriberStatus,
 };
 
@@ -25,6 +25,10 @@ paperboy_testkit::conformance!(
     a_late_outcome_from_a_lost_claim_changes_nothing,
     importing_subscribers_skips_known_addresses,
     concurrent_claims_hand_out_each_row_once,
+    subscribing_queues_the_confirmation_in_the_same_transaction,
+    a_settled_confirmation_is_not_claimed_again_and_a_new_request_queues_it_again,
+    a_confirmed_address_is_linked_to_the_account_that_subscribes_it,
+    an_accounts_upvoted_papers_are_listed_for_its_recommendations,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -42,6 +46,7 @@ fn request(addr: &str, token_hash: &str, expires: &str) -> NewSubscriber {
         email: email(addr),
         user_id: None,
         cadence: Cadence::Daily,
+        confirm_token: format!("token-{token_hash}"),
         confirm_token_hash: token_hash.into(),
         confirm_expires_at: t(expires),
         unsubscribe_token: format!("unsub-{addr}"),
@@ -531,4 +536,256 @@ async fn concurrent_claims_hand_out_each_row_once(store: Arc<dyn Store>) {
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 200);
     assert_eq!(distinct.len(), 200);
+}
+
+async fn subscribing_queues_the_confirmation_in_the_same_transaction(store: Arc<dyn Store>) {
+    store
+        .subscribe(&request("ada@example.org", "h1", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("subscribe");
+    // Asking again before it was sent replaces the queued message: one row, the new token.
+    store
+        .subscribe(&request("ada@example.org", "h2", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("again");
+    confirmed(&store, "bob@example.org", Cadence::Daily).await;
+    // Bob's confirmation is queued too (his token confirmed him before it was sent); asking
+    // again as a confirmed subscriber queues nothing more.
+    store
+        .subscribe(&request("bob@example.org", "h3", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("confirmed again");
+
+    let now = Utc::now();
+    let claimed = store
+        .claim_confirmations(10, 7, now, now + Duration::minutes(5))
+        .await
+        .expect("claim");
+    let mut got: Vec<(String, String, SubscriberStatus)> = claimed
+        .iter()
+        .map(|m| {
+            (
+                m.subscriber.email.clone(),
+                m.token.clone(),
+                m.subscriber.status,
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            (
+                "ada@example.org".to_owned(),
+                "token-h2".to_owned(),
+                SubscriberStatus::Pending
+            ),
+            (
+                "bob@example.org".to_owned(),
+                "token-hash-bob@example.org".to_owned(),
+                SubscriberStatus::Confirmed
+            ),
+        ]
+    );
+    assert!(
+        store
+            .claim_confirmations(10, 8, now, now + Duration::minutes(5))
+            .await
+            .expect("claim again")
+            .is_empty(),
+        "claimed rows are not handed out twice"
+    );
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!((counts.sending, counts.queued), (2, 0));
+
+    // An expired lease (the worker died) hands the row out again, with its token.
+    let later = now + Duration::minutes(6);
+    let again = store
+        .claim_confirmations(10, 9, later, later + Duration::minutes(5))
+        .await
+        .expect("reclaim");
+    assert_eq!(again.len(), 2);
+    assert!(
+        !store
+            .record_confirmation(again[0].id, 7, &DeliveryOutcome::Sent, later)
+            .await
+            .expect("stale"),
+        "the lost claim records nothing"
+    );
+    for m in &again {
+        assert!(
+            store
+                .record_confirmation(m.id, 9, &DeliveryOutcome::Sent, later)
+                .await
+                .expect("record")
+        );
+    }
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!((counts.sent, counts.pending()), (2, 0));
+}
+
+async fn a_settled_confirmation_is_not_claimed_again_and_a_new_request_queues_it_again(
+    store: Arc<dyn Store>,
+) {
+    store
+        .subscribe(&request("ada@example.org", "h1", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("subscribe");
+    let now = Utc::now();
+    let m = store
+        .claim_confirmations(10, 1, now, now + Duration::minutes(5))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("one");
+    let retry_at = now + Duration::minutes(1);
+    assert!(
+        store
+            .record_confirmation(
+                m.id,
+                1,
+                &DeliveryOutcome::Retry {
+                    error: "451 try later".into(),
+                    not_before: retry_at,
+                },
+                now,
+            )
+            .await
+            .expect("retry")
+    );
+    assert!(
+        store
+            .claim_confirmations(10, 2, now, now + Duration::minutes(5))
+            .await
+            .expect("early")
+            .is_empty(),
+        "a retry waits for its time"
+    );
+    let m = store
+        .claim_confirmations(10, 3, retry_at, retry_at + Duration::minutes(5))
+        .await
+        .expect("due")
+        .pop()
+        .expect("due again");
+    assert_eq!((m.attempts, m.token.as_str()), (1, "token-h1"));
+    assert!(
+        store
+            .record_confirmation(m.id, 3, &DeliveryOutcome::Sent, retry_at)
+            .await
+            .expect("sent")
+    );
+    let far = now + Duration::days(30);
+    assert!(
+        store
+            .claim_confirmations(10, 4, far, far + Duration::minutes(5))
+            .await
+            .expect("settled")
+            .is_empty()
+    );
+    // A new request (the first mail was lost in a spam folder, say) queues a new message.
+    store
+        .subscribe(&request("ada@example.org", "h2", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("again");
+    let m = store
+        .claim_confirmations(10, 5, far, far + Duration::minutes(5))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("queued again");
+    assert_eq!((m.attempts, m.token.as_str()), (0, "token-h2"));
+}
+
+async fn a_confirmed_address_is_linked_to_the_account_that_subscribes_it(store: Arc<dyn Store>) {
+    let user = store
+        .create_user(&NewUser {
+            username: paperboy_core::Username::parse("ada").expect("username"),
+            fullname: "Ada".into(),
+            email: Some(email("ada@example.org")),
+            password_hash: None,
+            is_admin: false,
+        })
+        .await
+        .expect("user");
+    let id = confirmed(&store, "ada@example.org", Cadence::Daily).await;
+    let mut r = request("ada@example.org", "h9", "2100-01-01T00:00:00Z");
+    r.user_id = Some(user.id);
+    let SubscribeOutcome::AlreadyConfirmed(s) = store.subscribe(&r).await.expect("link") else {
+        panic!("still confirmed");
+    };
+    assert_eq!(
+        (s.id, s.user_id, s.status),
+        (id, Some(user.id), SubscriberStatus::Confirmed)
+    );
+    assert!(
+        store
+            .confirm_subscriber("h9", Utc::now())
+            .await
+            .expect("confirm")
+            .is_none(),
+        "linking stored no new token"
+    );
+}
+
+async fn an_accounts_upvoted_papers_are_listed_for_its_recommendations(store: Arc<dyn Store>) {
+    let papers: Vec<paperboy_core::NewPaper> = (1..=3)
+        .map(|i| {
+            paperboy_core::NewPaper::new(
+                paperboy_core::ArxivId::parse(&format!("2510.0000{i}")).expect("id"),
+                format!("Paper {i}"),
+                "Abstract.",
+                t("2025-10-28T12:00:00Z"),
+            )
+        })
+        .collect();
+    store.upsert_papers(&papers).await.expect("papers");
+    let new_user = |name: &str| NewUser {
+        username: paperboy_core::Username::parse(name).expect("username"),
+        fullname: name.into(),
+        email: None,
+        password_hash: None,
+        is_admin: false,
+    };
+    let ada = store.create_user(&new_user("ada")).await.expect("ada");
+    let bob = store.create_user(&new_user("bob")).await.expect("bob");
+    for id in ["2510.00001", "2510.00003v2", "2510.00002"] {
+        store
+            .set_vote(
+                ada.id,
+                &paperboy_core::ArxivId::parse(id).expect("id"),
+                true,
+            )
+            .await
+            .expect("vote");
+    }
+    store
+        .set_vote(
+            ada.id,
+            &paperboy_core::ArxivId::parse("2510.00002").expect("id"),
+            false,
+        )
+        .await
+        .expect("unvote");
+    let mut got = store.upvoted_paper_ids(ada.id, 10).await.expect("upvotes");
+    got.sort();
+    assert_eq!(
+        got,
+        ["2510.00001", "2510.00003"],
+        "base ids, un-votes left out"
+    );
+    assert_eq!(
+        store
+            .upvoted_paper_ids(ada.id, 1)
+            .await
+            .expect("limit")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .upvoted_paper_ids(bob.id, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
 }

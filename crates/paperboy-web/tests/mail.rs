@@ -1,5 +1,6 @@
 //! Subscriptions and digests through the real app on a random port, with a real SMTP server
-//! (aiosmtpd) receiving the mail: every link is followed against the running server.
+//! (aiosmtpd) receiving the mail and the outbox worker running beside the server (as in
+//! `paperboy serve`): every link is followed against the running server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,12 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn() -> Option<Self> {
+        Self::spawn_with_worker(true).await
+    }
+
+    /// The app, with or without the background outbox worker (without, a test drives the
+    /// worker itself).
+    async fn spawn_with_worker(background_worker: bool) -> Option<Self> {
         let sink = SmtpSink::start()?;
         let (store, dir) = paperboy_testkit::sqlite_store().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -37,11 +44,13 @@ impl TestApp {
             ..SmtpSettings::default()
         })
         .expect("mailer");
-        let mut state = paperboy_web::AppState::new(store.clone()).with_mail(MailService::new(
-            store.clone(),
-            site.clone(),
-            mailer.clone(),
-        ));
+        let mut state = paperboy_web::AppState::new(store.clone())
+            .with_mail(MailService::new(store.clone(), site.clone()));
+        // The outbox worker, as `serve` runs it: it sends the queued confirmations.
+        if background_worker {
+            let worker = Worker::new(store.clone(), site.clone(), mailer.clone(), fast());
+            tokio::spawn(async move { worker.run(std::future::pending()).await });
+        }
         // Plain http on loopback: cookies without `Secure`, so the client keeps them.
         state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
         tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
@@ -117,16 +126,32 @@ impl TestApp {
         build_edition(&*self.store, Cadence::Daily, day())
             .await
             .expect("build");
-        let worker = Worker::new(
+        self.settle().await;
+    }
+
+    /// Waits until every queued message (confirmations and digests) is settled: sent, or
+    /// failed for good.
+    async fn settle(&self) {
+        Worker::new(
             self.store.clone(),
             self.site.clone(),
             self.mailer.clone(),
-            WorkerOptions {
-                poll: Duration::from_millis(50),
-                ..WorkerOptions::default()
-            },
-        );
-        worker.drain().await.expect("drain");
+            fast(),
+        )
+        .drain()
+        .await
+        .expect("drain");
+    }
+}
+
+/// Worker options for tests: quick polls and retries.
+fn fast() -> WorkerOptions {
+    WorkerOptions {
+        poll: Duration::from_millis(50),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_millis(400),
+        max_attempts: 50,
+        ..WorkerOptions::default()
     }
 }
 
@@ -187,7 +212,6 @@ async fn subscribing_sends_only_a_confirmation_whose_link_confirms_once() {
 
     // A digest built before confirmation does not go to a pending address.
     app.send_digest().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.sink.messages().len(), 1, "nothing but the confirmation");
 
     let (status, body) = app.follow(&confirm).await;
@@ -231,7 +255,7 @@ async fn resubscribing_answers_the_same_whether_or_not_the_address_was_subscribe
         again, fresh,
         "the same page for a subscribed address as for a new one"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.settle().await;
     assert_eq!(
         for_rcpt(&app.sink.messages(), "old@example.org").len(),
         1,
@@ -267,7 +291,7 @@ async fn a_bad_address_or_a_header_injection_attempt_is_refused_and_nothing_is_s
         0
     );
     assert_eq!(app.status_of("ada@example.org").await, None);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert!(app.sink.messages().is_empty());
 }
 
@@ -424,4 +448,52 @@ async fn the_preview_shows_the_latest_edition_and_every_page_offers_the_subscrib
     assert!(home.contains("Get trending papers in your email inbox!"));
     assert!(home.contains(r#"action="/subscribe""#));
     assert!(home.contains(r#"name="csrf_token""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_requested_while_the_smtp_server_is_down_arrives_once_it_is_back() {
+    let Some(mut app) = TestApp::spawn_with_worker(false).await else {
+        return;
+    };
+    app.sink.stop();
+    let (status, body) = app.subscribe("ada@example.org").await;
+    assert_eq!(status, 200, "subscribing does not wait for the SMTP server");
+    assert!(body.contains("Check your inbox"));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Pending)
+    );
+    let counts = app.store.confirmation_counts().await.expect("counts");
+    assert_eq!(counts.queued, 1, "queued with the pending subscriber");
+
+    let worker = Worker::new(
+        app.store.clone(),
+        app.site.clone(),
+        app.mailer.clone(),
+        fast(),
+    );
+    let report = worker.run_batch().await.expect("batch");
+    assert_eq!(
+        (report.claimed, report.retried, report.sent),
+        (1, 1, 0),
+        "connection refused: kept for a retry"
+    );
+    assert!(app.sink.messages().is_empty());
+
+    app.sink.restart();
+    let report = worker.drain().await.expect("drain");
+    assert_eq!(report.sent, 1);
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the confirmation arrived once the server was back"
+    );
+    assert_eq!(got[0].rcpt, ["ada@example.org"]);
+    let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
+    let (status, body) = app.follow(&confirm).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("You are subscribed"));
+    app.settle().await;
+    assert_eq!(app.sink.messages().len(), 1, "sent once");
 }

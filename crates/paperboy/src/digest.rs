@@ -123,11 +123,14 @@ pub fn start_for_serve(
         mailer.clone(),
         ScheduleSettings {
             send: Some(mail.send_time()?),
-            worker: WorkerOptions::default(),
+            worker: WorkerOptions {
+                concurrency: mail.smtp_connections.max(1) as usize,
+                ..WorkerOptions::default()
+            },
             recommender: None,
         },
     );
-    Ok(MailService::new(store, site, mailer))
+    Ok(MailService::new(store, site))
 }
 
 /// `paperboy digest`.
@@ -210,6 +213,11 @@ pub async fn run(store: Arc<dyn Store>, args: DigestArgs) -> anyhow::Result<()> 
                 "queued {}  sending {}  sent {}  failed {}  cancelled {}",
                 c.queued, c.sending, c.sent, c.failed, c.cancelled
             );
+            let c = store.confirmation_counts().await?;
+            println!(
+                "confirmations: queued {}  sending {}  sent {}  failed {}  cancelled {}",
+                c.queued, c.sending, c.sent, c.failed, c.cancelled
+            );
             Ok(())
         }
     }
@@ -267,12 +275,14 @@ async fn build(store: Arc<dyn Store>, mail: &MailArgs, args: BuildArgs) -> anyho
 async fn send(store: Arc<dyn Store>, mail: &MailArgs, args: RunArgs) -> anyhow::Result<()> {
     if args.dry_run {
         let c = store.outbox_counts(None).await?;
+        let confirmations = store.confirmation_counts().await?.pending();
         println!("dry run: nothing is sent");
         println!(
-            "would send up to {} messages ({} queued, {} claimed by a worker) through {}:{}",
-            c.pending(),
+            "would send up to {} messages ({} digests queued, {} claimed by a worker; {} confirmations) through {}:{}",
+            c.pending() + confirmations,
             c.queued,
             c.sending,
+            confirmations,
             mail.smtp_host,
             mail.smtp_port
         );
