@@ -497,3 +497,56 @@ async fn a_confirmation_requested_while_the_smtp_server_is_down_arrives_once_it_
     app.settle().await;
     assert_eq!(app.sink.messages().len(), 1, "sent once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_too_often_is_refused_with_429_and_retry_after() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    // Per address: three requests an hour, whatever the address's state.
+    for _ in 0..3 {
+        assert_eq!(app.subscribe("ada@example.org").await.0, 200);
+    }
+    let token = app.csrf().await;
+    let r = app
+        .http
+        .post(format!("{}/subscribe", app.base))
+        .form(&[("email", "ADA@example.org"), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 429, "the same address, in any case");
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    // Per client: ten requests an hour from one address, across addresses.
+    for i in 0..6 {
+        assert_eq!(
+            app.subscribe(&format!("reader{i}@example.org")).await.0,
+            200,
+            "request {} from this client",
+            i + 5
+        );
+    }
+    let (status, _) = app.subscribe("someone-else@example.org").await;
+    assert_eq!(status, 429, "the eleventh request from one client");
+    assert_eq!(app.status_of("someone-else@example.org").await, None);
+    app.settle().await;
+    let got = app.sink.messages();
+    let to_ada = for_rcpt(&got, "ada@example.org");
+    // A request made before the previous confirmation went out replaces it in the queue.
+    assert!(
+        (1..=3).contains(&to_ada.len()),
+        "at most one confirmation per accepted request, none for the refused one: {}",
+        to_ada.len()
+    );
+    let latest = link(
+        &to_ada.last().expect("a confirmation").text,
+        &format!("{}/subscribe/confirm/", app.base),
+    );
+    assert_eq!(app.follow(&latest).await.0, 200, "the latest link confirms");
+}

@@ -1,21 +1,25 @@
-//! Email digests on the web: subscribe from any page (the footer form), confirm (double
-//! opt-in), one-click unsubscribe (RFC 8058), preferences, and the browser preview.
+//! Email digests on the web: subscribe from any page (the footer form, rate-limited per client
+//! and per address), confirm (double opt-in), one-click unsubscribe (RFC 8058), preferences,
+//! and the browser preview.
 //!
 //! Everything under `/unsubscribe/` is authenticated by the secret in its path (mailed to the
 //! subscriber), not by a session, so it needs no CSRF token: a mail client's one-click
 //! `POST /unsubscribe/{token}` (body `List-Unsubscribe=One-Click`) comes without one.
 
+use std::net::SocketAddr;
+
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use paperboy_core::Email;
-use paperboy_store::{Cadence, Subscriber, SubscriberStatus};
+use paperboy_store::{Cadence, Subscriber, SubscriberStatus, email_key};
 use serde::Deserialize;
 
 use super::Ctx;
+use crate::ratelimit::{Action, Client};
 use crate::{AppError, AppState};
 
 /// The preview's policy: the digest's inline styles are allowed, nothing else.
@@ -102,15 +106,20 @@ pub struct SubscribeForm {
 }
 
 /// `POST /subscribe`: subscribes an address. The answer is the same whether or not the address
-/// was subscribed before, so it reveals nothing about who is.
+/// was subscribed before, so it reveals nothing about who is. Rate-limited per client and per
+/// address (429 with `Retry-After`), whatever the address's state.
 pub async fn subscribe_email(
     State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ctx: Ctx,
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
     let Some(mail) = state.mail.as_ref() else {
         return mail_off(ctx);
     };
+    state
+        .limiter
+        .check(Action::Subscribe, Client::Ip(addr.ip()))?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
@@ -138,6 +147,9 @@ pub async fn subscribe_email(
             }
         },
     };
+    state
+        .limiter
+        .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
     mail.subscribe(email, cadence, None)
         .await
         .map_err(mail_error)?;
