@@ -142,6 +142,45 @@ impl TestApp {
         .await
         .expect("drain");
     }
+
+    /// Signs up (and so in) a local account with this address.
+    async fn sign_up(&self, username: &str, email: &str) {
+        let token = self.csrf().await;
+        let r = self
+            .http
+            .post(format!("{}/signup", self.base))
+            .form(&[
+                ("username", username),
+                ("fullname", "Ada Lovelace"),
+                ("email", email),
+                ("password", "correct horse battery staple"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sign up");
+        assert!(
+            r.status().is_redirection(),
+            "signed up: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    async fn save_digest_settings(&self, cadence: &str, with_token: bool) -> (u16, String) {
+        let token = if with_token {
+            self.csrf().await
+        } else {
+            "forged".into()
+        };
+        let r = self
+            .http
+            .post(format!("{}/settings/digest", self.base))
+            .form(&[("cadence", cadence), ("csrf_token", token.as_str())])
+            .send()
+            .await
+            .expect("post");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
 }
 
 /// Worker options for tests: quick polls and retries.
@@ -549,4 +588,86 @@ async fn subscribing_too_often_is_refused_with_429_and_retry_after() {
         &format!("{}/subscribe/confirm/", app.base),
     );
     assert_eq!(app.follow(&latest).await.0, 200, "the latest link confirms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_user_sees_and_changes_their_digest_in_settings() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let r = app
+        .http
+        .get(format!("{}/settings/digest", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        r.status().is_redirection() || r.status().as_u16() == 401,
+        "signed out: {}",
+        r.status()
+    );
+    app.sign_up("ada", "ada@example.org").await;
+    let (status, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Trending papers sent to ada@example.org"));
+    assert!(
+        page.contains(r#"value="off" checked"#),
+        "not subscribed yet"
+    );
+
+    let (status, _) = app.save_digest_settings("weekly", false).await;
+    assert_eq!(status, 403, "the form needs its CSRF token");
+    assert_eq!(app.status_of("ada@example.org").await, None);
+
+    // Subscribing from settings is double opt-in too, and links the account.
+    let (status, page) = app.save_digest_settings("weekly", true).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("A confirmation link is on its way to ada@example.org"));
+    assert!(page.contains(r#"value="weekly" checked"#));
+    assert!(page.contains("waiting for you to follow the confirmation link"));
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(app.follow(&confirm).await.0, 200);
+    let user = app
+        .store
+        .user_by_name("ada")
+        .await
+        .expect("read")
+        .expect("ada");
+    let s = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("subscribed");
+    assert_eq!(
+        (s.status, s.cadence, s.user_id),
+        (SubscriberStatus::Confirmed, Cadence::Weekly, Some(user.id))
+    );
+
+    // Confirmed: changing the cadence takes effect at once, with no new email.
+    let (status, page) = app.save_digest_settings("daily", true).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("gets trending papers every weekday"));
+    assert!(page.contains(r#"value="daily" checked"#));
+    let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert!(page.contains(r#"value="daily" checked"#));
+
+    let (status, page) = app.save_digest_settings("monthly", true).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("is not a choice: pick daily, weekly or off"));
+
+    let (status, page) = app.save_digest_settings("off", true).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"value="off" checked"#));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Unsubscribed)
+    );
+    app.settle().await;
+    assert_eq!(
+        app.sink.messages().len(),
+        1,
+        "only the one confirmation was mailed"
+    );
 }

@@ -1,6 +1,7 @@
 //! Email digests on the web: subscribe from any page (the footer form, rate-limited per client
 //! and per address), confirm (double opt-in), one-click unsubscribe (RFC 8058), preferences,
-//! and the browser preview.
+//! the signed-in account's own subscription (`/settings/digest`, and the partial
+//! `digest_settings_form.html` the settings page includes), and the browser preview.
 //!
 //! Everything under `/unsubscribe/` is authenticated by the secret in its path (mailed to the
 //! subscriber), not by a session, so it needs no CSRF token: a mail client's one-click
@@ -15,10 +16,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use paperboy_core::Email;
-use paperboy_store::{Cadence, Subscriber, SubscriberStatus, email_key};
+use paperboy_store::{Cadence, Subscriber, SubscriberStatus, User, email_key};
 use serde::Deserialize;
 
 use super::Ctx;
+use crate::auth::SignedIn;
 use crate::ratelimit::{Action, Client};
 use crate::{AppError, AppState};
 
@@ -39,6 +41,10 @@ pub fn mail_routes() -> Router<AppState> {
             get(show_preferences).post(save_preferences),
         )
         .route("/digest/preview", get(preview_digest))
+        .route(
+            "/settings/digest",
+            get(show_digest_settings).post(save_digest_settings),
+        )
 }
 
 struct Prefs {
@@ -351,4 +357,177 @@ pub async fn preview_digest(State(state): State<AppState>, ctx: Ctx) -> Result<R
             "There are no papers yet, so there is no digest to preview.".into(),
         )),
     }
+}
+
+/// What the account-settings partial (`digest_settings_form.html`) shows: the account's address
+/// and where its subscription stands. The settings page puts it in its context as `digest`.
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    /// The account's address; empty when it has none (then there is nothing to subscribe).
+    pub email: String,
+    /// `daily`, `weekly` or `off`: what the form has selected.
+    pub choice: &'static str,
+    /// The address is waiting for its confirmation link to be followed.
+    pub pending: bool,
+    /// A line saying what just happened, after a save.
+    pub notice: Option<String>,
+}
+
+impl DigestSettings {
+    /// Whether the form offers `choice` as the selected option.
+    pub fn is(&self, choice: &str) -> bool {
+        self.choice == choice
+    }
+}
+
+/// The digest subscription of a signed-in account's address, for its settings page.
+pub async fn digest_settings(state: &AppState, user: &User) -> Result<DigestSettings, AppError> {
+    let Some(email) = account_email(user) else {
+        return Ok(DigestSettings {
+            email: String::new(),
+            choice: "off",
+            pending: false,
+            notice: None,
+        });
+    };
+    let subscriber = state.store.subscriber_by_email(&email).await?;
+    Ok(settings_for(&email, subscriber.as_ref(), None))
+}
+
+fn account_email(user: &User) -> Option<Email> {
+    user.email.as_deref().and_then(|e| Email::parse(e).ok())
+}
+
+fn settings_for(email: &Email, s: Option<&Subscriber>, notice: Option<String>) -> DigestSettings {
+    let (choice, pending) = match s {
+        Some(s) if s.status == SubscriberStatus::Confirmed => (s.cadence.as_str(), false),
+        Some(s) if s.status == SubscriberStatus::Pending => (s.cadence.as_str(), true),
+        _ => ("off", false),
+    };
+    DigestSettings {
+        email: email.as_str().to_owned(),
+        choice,
+        pending,
+        notice,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "digest_settings.html")]
+struct DigestSettingsPage {
+    ctx: Ctx,
+    digest: DigestSettings,
+}
+
+fn settings_page(
+    ctx: Ctx,
+    status: StatusCode,
+    digest: DigestSettings,
+) -> Result<Response, AppError> {
+    let html = DigestSettingsPage { ctx, digest }.render()?;
+    Ok((
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// `GET /settings/digest`: the signed-in account's digest subscription, with the form that
+/// changes it.
+pub async fn show_digest_settings(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    if state.mail.is_none() {
+        return mail_off(ctx);
+    }
+    let digest = digest_settings(&state, &user).await?;
+    settings_page(ctx, StatusCode::OK, digest)
+}
+
+/// The account's digest form: `cadence` is `daily`, `weekly` or `off`.
+#[derive(Debug, Deserialize)]
+pub struct DigestSettingsForm {
+    cadence: String,
+}
+
+/// `POST /settings/digest` (CSRF-protected): subscribes the account's own address (double
+/// opt-in, unless it is confirmed already; the subscription is linked to the account, which is
+/// what gives its digests a "for you" section), changes its cadence, or unsubscribes it.
+pub async fn save_digest_settings(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+    Form(form): Form<DigestSettingsForm>,
+) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    let Some(email) = account_email(&user) else {
+        return Err(AppError::BadRequest(
+            "Your account has no email address, so there is nowhere to send a digest.".into(),
+        ));
+    };
+    let choice = form.cadence.trim().to_ascii_lowercase();
+    let current = state.store.subscriber_by_email(&email).await?;
+    let (status, subscriber, notice) = if choice == "off" {
+        let left = match &current {
+            Some(s) if s.status != SubscriberStatus::Unsubscribed => mail
+                .unsubscribe(&s.unsubscribe_token)
+                .await
+                .map_err(mail_error)?,
+            other => other.clone(),
+        };
+        (
+            StatusCode::OK,
+            left,
+            format!("{} gets no digests.", email.as_str()),
+        )
+    } else if let Some(cadence) = Cadence::parse(&choice) {
+        state
+            .limiter
+            .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
+        match mail
+            .subscribe(email.clone(), cadence, Some(user.id))
+            .await
+            .map_err(mail_error)?
+        {
+            paperboy_store::SubscribeOutcome::AlreadyConfirmed(s) => {
+                let s = mail
+                    .set_cadence(&s.unsubscribe_token, cadence)
+                    .await
+                    .map_err(mail_error)?
+                    .unwrap_or(s);
+                (
+                    StatusCode::OK,
+                    Some(s),
+                    format!("{} gets trending papers {}.", email.as_str(), when(cadence)),
+                )
+            }
+            paperboy_store::SubscribeOutcome::ConfirmationNeeded(s) => (
+                StatusCode::OK,
+                Some(s),
+                format!(
+                    "A confirmation link is on its way to {}; digests start once you follow it.",
+                    email.as_str()
+                ),
+            ),
+        }
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            current,
+            format!(
+                "`{}` is not a choice: pick daily, weekly or off.",
+                form.cadence
+            ),
+        )
+    };
+    settings_page(
+        ctx,
+        status,
+        settings_for(&email, subscriber.as_ref(), Some(notice)),
+    )
 }
