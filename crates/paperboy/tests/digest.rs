@@ -305,3 +305,172 @@ async fn serve_confirms_subscriptions_by_email_and_its_worker_sends_a_built_edit
         ]
     );
 }
+
+/// A paper off the daily feed (so not in the edition), for recommendations to find.
+fn archive_paper(i: u32, title: &str, summary: &str) -> NewPaper {
+    NewPaper::new(
+        ArxivId::parse(&format!("2509.{i:05}")).expect("id"),
+        title,
+        summary,
+        t("2025-09-15T12:00:00Z"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_whose_account_upvoted_papers_gets_recommendations_and_one_without_none() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path(), 0).await;
+    let store = paperboy_store::sqlite::SqliteStore::open(&dir.path().join("paperboy.sqlite"))
+        .await
+        .expect("open");
+    let diffusion = [
+        (
+            1,
+            "Denoising diffusion models for image synthesis",
+            "We train denoising diffusion probabilistic models that generate high resolution images from noise, with a U-Net denoiser and classifier-free guidance for text-to-image synthesis.",
+        ),
+        (
+            2,
+            "Latent diffusion for fast image generation",
+            "Diffusion models in the latent space of an autoencoder generate images faster; text-to-image synthesis with cross-attention conditioning and guidance.",
+        ),
+        (
+            3,
+            "Video diffusion models",
+            "We extend image diffusion models to video generation, denoising frames jointly with temporal attention for text-to-video synthesis.",
+        ),
+        (
+            4,
+            "Consistency distillation of diffusion samplers",
+            "Distilling a diffusion model into a few-step image generator: consistency models sample images from noise in one or two denoising steps.",
+        ),
+    ];
+    let proteins = [
+        (
+            11,
+            "Protein structure prediction from sequence",
+            "We predict the three-dimensional structure of proteins from amino acid sequences with an evolutionary multiple sequence alignment and residue pair representation.",
+        ),
+        (
+            12,
+            "Protein language models for enzyme function",
+            "A language model trained on protein sequences predicts enzyme function and mutation effects on stability and binding affinity.",
+        ),
+        (
+            13,
+            "Docking small molecules into protein pockets",
+            "Molecular docking predicts how drug-like small molecules bind protein pockets, scoring ligand poses with a learned energy function.",
+        ),
+    ];
+    let papers: Vec<NewPaper> = diffusion
+        .iter()
+        .chain(proteins.iter())
+        .map(|(i, title, summary)| archive_paper(*i, title, summary))
+        .collect();
+    store.upsert_papers(&papers).await.expect("papers");
+    let subscriber = |name: &'static str| {
+        let store = &store;
+        async move {
+            let user = store
+                .create_user(&paperboy_store::NewUser {
+                    username: paperboy_core::Username::parse(name).expect("name"),
+                    fullname: name.into(),
+                    email: Some(
+                        paperboy_core::Email::parse(&format!("{name}@example.org")).expect("email"),
+                    ),
+                    password_hash: None,
+                    is_admin: false,
+                })
+                .await
+                .expect("user");
+            let token = paperboy_mail::token::new_token();
+            store
+                .subscribe(&paperboy_store::NewSubscriber {
+                    email: paperboy_core::Email::parse(&format!("{name}@example.org"))
+                        .expect("email"),
+                    user_id: Some(user.id),
+                    cadence: paperboy_store::Cadence::Daily,
+                    confirm_token_hash: paperboy_mail::token::hash_token(&token),
+                    confirm_token: token.clone(),
+                    confirm_expires_at: Utc::now() + chrono::Duration::hours(1),
+                    unsubscribe_token: paperboy_mail::token::new_token(),
+                })
+                .await
+                .expect("subscribe");
+            store
+                .confirm_subscriber(&paperboy_mail::token::hash_token(&token), Utc::now())
+                .await
+                .expect("confirm")
+                .expect("confirmed");
+            user.id
+        }
+    };
+    let ada = subscriber("ada").await;
+    subscriber("bob").await;
+    for id in ["2509.00001", "2509.00002"] {
+        store
+            .set_vote(ada, &ArxivId::parse(id).expect("id"), true)
+            .await
+            .expect("upvote");
+    }
+
+    run_ok(paperboy(dir.path(), &sink).arg("reindex"));
+    run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    let out = run_ok(paperboy(dir.path(), &sink).args(["digest", "run"]));
+    assert!(out.contains("2 sent"), "{out}");
+
+    let mailboxes = sink.mailboxes();
+    let digest_of = |who: &str| {
+        mailboxes[who]
+            .iter()
+            .find(|m| {
+                m.header("Subject")
+                    .is_some_and(|s| s.contains("Trending papers"))
+            })
+            .unwrap_or_else(|| panic!("{who}'s digest"))
+            .clone()
+    };
+    let ada_mail = digest_of("ada@example.org");
+    let at = ada_mail.text.find("For you").unwrap_or_else(|| {
+        panic!(
+            "a for-you section for the account with upvotes: {}",
+            ada_mail.text
+        )
+    });
+    let for_you = &ada_mail.text[at..];
+    let first = for_you
+        .lines()
+        .find(|l| l.starts_with("- "))
+        .expect("a recommended paper");
+    assert!(
+        [
+            "Video diffusion models",
+            "Consistency distillation of diffusion samplers"
+        ]
+        .iter()
+        .any(|t| first.contains(t)),
+        "the closest unread paper to the upvoted diffusion papers comes first: {for_you}"
+    );
+    assert!(
+        for_you.contains("/papers/2509.0000"),
+        "links to the papers: {for_you}"
+    );
+    assert!(
+        !for_you.contains("Denoising diffusion models for image synthesis")
+            && !for_you.contains("Latent diffusion for fast image generation"),
+        "papers already upvoted are not recommended: {for_you}"
+    );
+    assert!(
+        !for_you.contains("Paper 12"),
+        "the edition's own papers are not recommended again: {for_you}"
+    );
+    assert!(ada_mail.html.contains("For you"));
+    let bob_mail = digest_of("bob@example.org");
+    assert!(
+        !bob_mail.text.contains("For you") && !bob_mail.html.contains("For you"),
+        "no upvotes, no recommendations"
+    );
+}
