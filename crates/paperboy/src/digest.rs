@@ -247,6 +247,11 @@ struct RunArgs {
     /// Seconds before the first retry of a temporary failure (doubled each attempt).
     #[arg(long, default_value_t = 60)]
     retry_seconds: u64,
+    /// Add the "for you" section from the search index (`paperboy reindex` builds it). This
+    /// process then holds the index for the run: not while `serve` uses the same data
+    /// directory (its own worker adds the section anyway).
+    #[arg(long, env = "PAPERBOY_DIGEST_FOR_YOU")]
+    for_you: bool,
 }
 
 #[derive(Debug, Args)]
@@ -334,30 +339,30 @@ async fn build(store: Arc<dyn Store>, mail: &MailArgs, args: BuildArgs) -> anyho
     Ok(())
 }
 
-/// The search engine for recommendations in `digest run`: the index `serve` or `paperboy
-/// reindex` keeps, caught up first. Without one (never indexed, or held by a running `serve`)
-/// digests go out without a "for you" section, and the log says why.
-async fn recommender_for_run(data_dir: &Path, store: &Arc<dyn Store>) -> Option<SharedRecommender> {
-    let opened = paperboy_search::StaticEmbedder::builtin_shared()
-        .map_err(|e| e.to_string())
-        .and_then(|embedder| SearchEngine::open(data_dir, embedder).map_err(|e| e.to_string()));
-    let engine = match opened {
-        Ok(engine) => Arc::new(engine),
-        Err(e) => {
-            tracing::warn!(error = %e, "no search index: digests go out without recommendations");
-            return None;
-        }
-    };
+/// The search engine for recommendations in `digest run --for-you`: the index `serve` or
+/// `paperboy reindex` keeps, caught up first. It must exist and be free (a running `serve`
+/// holds it): otherwise the error says so, rather than digests quietly going out without
+/// their section.
+async fn recommender_for_run(
+    data_dir: &Path,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<SharedRecommender> {
+    let embedder = paperboy_search::StaticEmbedder::builtin_shared()
+        .context("loading the built-in embedder")?;
+    let engine = SearchEngine::open(data_dir, embedder).with_context(|| {
+        format!(
+            "--for-you: opening the search index under {} (is `paperboy serve` using it?)",
+            data_dir.display()
+        )
+    })?;
+    let engine = Arc::new(engine);
     if engine.is_empty() {
-        tracing::warn!(
-            "the search index is empty (run `paperboy reindex`): digests go out without recommendations"
-        );
-        return None;
+        bail!("--for-you: the search index is empty; run `paperboy reindex` first");
     }
     if let Err(e) = crate::search_cmd::catch_up(&engine, store.as_ref()).await {
         tracing::warn!("search index catch-up failed, recommending from it as it is: {e:#}");
     }
-    Some(SearchRecommender::shared(engine, store.clone()))
+    Ok(SearchRecommender::shared(engine, store.clone()))
 }
 
 async fn send(
@@ -390,7 +395,11 @@ async fn send(
         poll: Duration::from_millis(500),
         ..WorkerOptions::default()
     };
-    let recommender = recommender_for_run(data_dir, &store).await;
+    let recommender = if args.for_you {
+        Some(recommender_for_run(data_dir, &store).await?)
+    } else {
+        None
+    };
     let worker = Worker::new(store, site, mail.mailer()?, options).with_recommender(recommender);
     if args.follow {
         worker.run(crate::cli::shutdown_signal()).await;

@@ -417,20 +417,64 @@ async fn a_subscriber_whose_account_upvoted_papers_gets_recommendations_and_one_
             .expect("upvote");
     }
 
+    // `digest run --for-you` needs the search index, and says so.
+    let out = paperboy(dir.path(), &sink)
+        .args(["digest", "run", "--for-you"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("run `paperboy reindex` first"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     run_ok(paperboy(dir.path(), &sink).arg("reindex"));
-    run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
-    let out = run_ok(paperboy(dir.path(), &sink).args(["digest", "run"]));
-    assert!(out.contains("2 sent"), "{out}");
 
-    let mailboxes = sink.mailboxes();
+    // `serve` hands its search engine to its digest worker.
+    let (mut server, _url) = start_serve(dir.path(), &sink);
+    run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    server.kill().expect("stop serve");
+    server.wait().expect("reap");
+    assert_eq!(got.len(), 2, "both digests, sent by serve's worker");
+    assert_recommendations(&sink.mailboxes(), "Wednesday, October 29");
+
+    // So does `paperboy digest run --for-you`, with serve stopped.
+    run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-30"]));
+    let out = run_ok(paperboy(dir.path(), &sink).args(["digest", "run", "--for-you"]));
+    assert!(out.contains("2 sent"), "{out}");
+    assert_recommendations(&sink.mailboxes(), "Thursday, October 30");
+}
+
+/// Starts `paperboy serve` on a free port; returns the process and its URL.
+fn start_serve(data_dir: &Path, sink: &SmtpSink) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = paperboy(data_dir, sink)
+        .env_remove("PAPERBOY_BASE_URL")
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let url = line.trim().rsplit(' ').next().expect("address").to_owned();
+    (child, url)
+}
+
+/// Ada (who upvoted two diffusion papers) got the edition with a "for you" section of the
+/// closest papers she has not upvoted; Bob (no upvotes) got it without one.
+fn assert_recommendations(
+    mailboxes: &std::collections::BTreeMap<String, Vec<paperboy_testkit::smtp::ReceivedMail>>,
+    edition: &str,
+) {
     let digest_of = |who: &str| {
         mailboxes[who]
             .iter()
-            .find(|m| {
-                m.header("Subject")
-                    .is_some_and(|s| s.contains("Trending papers"))
-            })
-            .unwrap_or_else(|| panic!("{who}'s digest"))
+            .find(|m| m.header("Subject").is_some_and(|s| s.contains(edition)))
+            .unwrap_or_else(|| panic!("{who}'s digest of {edition}"))
             .clone()
     };
     let ada_mail = digest_of("ada@example.org");
