@@ -652,6 +652,11 @@ async fn a_signed_in_user_sees_and_changes_their_digest_in_settings() {
     assert!(page.contains(r#"value="daily" checked"#));
     let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
     assert!(page.contains(r#"value="daily" checked"#));
+    // Changing the cadence mails nothing, so it does not count against the address's
+    // subscription budget (three an hour).
+    for cadence in ["weekly", "daily", "weekly", "daily"] {
+        assert_eq!(app.save_digest_settings(cadence, true).await.0, 200);
+    }
 
     let (status, page) = app.save_digest_settings("monthly", true).await;
     assert_eq!(status, 400);

@@ -360,7 +360,18 @@ pub async fn preview_digest(State(state): State<AppState>, ctx: Ctx) -> Result<R
 }
 
 /// What the account-settings partial (`digest_settings_form.html`) shows: the account's address
-/// and where its subscription stands. The settings page puts it in its context as `digest`.
+/// and where its subscription stands. A page including the partial has it in scope as
+/// `digest`, with `ctx` for the CSRF token; the account settings page does so with:
+///
+/// ```text
+/// // SettingsPage gets a field `digest: Option<crate::pages::mail::DigestSettings>`, filled by
+/// let digest = match state.mail {
+///     Some(_) => Some(crate::pages::mail::digest_settings(state, &user).await?),
+///     None => None,
+/// };
+/// // and settings.html, where the section should go:
+/// {% if let Some(digest) = digest %}{% include "digest_settings_form.html" %}{% endif %}
+/// ```
 #[derive(Debug, Clone)]
 pub struct DigestSettings {
     /// The account's address; empty when it has none (then there is nothing to subscribe).
@@ -486,9 +497,16 @@ pub async fn save_digest_settings(
             format!("{} gets no digests.", email.as_str()),
         )
     } else if let Some(cadence) = Cadence::parse(&choice) {
-        state
-            .limiter
-            .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
+        // Only a request that mails a confirmation counts against the address's budget;
+        // changing the cadence of a confirmed address sends nothing.
+        if current
+            .as_ref()
+            .is_none_or(|s| s.status != SubscriberStatus::Confirmed)
+        {
+            state
+                .limiter
+                .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
+        }
         match mail
             .subscribe(email.clone(), cadence, Some(user.id))
             .await
