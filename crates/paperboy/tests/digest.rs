@@ -184,9 +184,9 @@ async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subs
         assert_eq!(mailbox.len(), 1, "{rcpt} holds exactly one digest");
     }
 
-    // What went over the wire: a message is transmitted a second time only if the server
-    // accepted it in the instant between its 250 reply and the outcome's commit when the
-    // worker died. One message is in flight per connection, so that is at most one per
+    // What went over the wire: a message is transmitted a second time only if the worker died
+    // after writing its final `.` and before committing the outcome (the server still stores
+    // what it had read). One message is in flight per connection, so that is at most one per
     // connection; the copy is the same message (same Message-ID, same parts).
     let raw = sink.messages();
     let mut copies: HashMap<String, Vec<&paperboy_testkit::smtp::ReceivedMail>> = HashMap::new();
