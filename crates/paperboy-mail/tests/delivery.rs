@@ -526,6 +526,12 @@ async fn a_worker_keeps_no_more_messages_in_flight_than_it_has_smtp_connections(
         return;
     };
     let (store, _dir) = seeded().await;
+    let addrs: Vec<String> = (0..60).map(|i| format!("c{i}@example.org")).collect();
+    let refs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    import(&store, &refs, Cadence::Daily).await;
+    build_edition(&*store, Cadence::Daily, day())
+        .await
+        .expect("build");
     let mut opts = options();
     opts.concurrency = 16;
     let two = Mailer::new(SmtpSettings {
@@ -536,9 +542,14 @@ async fn a_worker_keeps_no_more_messages_in_flight_than_it_has_smtp_connections(
     })
     .expect("mailer");
     let worker = Worker::new(store.clone(), site(), two, opts);
-    assert_eq!(
-        worker.concurrency(),
-        2,
-        "in-flight messages are capped at the connections, which bounds what a crash can resend"
+    assert_eq!(worker.concurrency(), 2, "capped at the connections");
+    assert_eq!(worker.drain().await.expect("drain").sent, 60);
+    let got = sink.wait_for(60, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 60);
+    let most = got.iter().map(|m| m.in_flight).max().unwrap_or_default();
+    // What a crash can leave sent but unrecorded: the messages in flight.
+    assert!(
+        (1..=2).contains(&most),
+        "at most 2 messages were in flight at the server at once, {most} were"
     );
 }

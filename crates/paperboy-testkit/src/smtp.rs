@@ -24,6 +24,9 @@ pub struct ReceivedMail {
     pub html: String,
     /// The message as received.
     pub raw: String,
+    /// Mail transactions in progress at the server (on any connection) when the message
+    /// arrived, itself included.
+    pub in_flight: u64,
 }
 
 impl ReceivedMail {
@@ -230,6 +233,7 @@ fn read_messages(dir: &Path) -> Vec<ReceivedMail> {
                 text: s("text"),
                 html: s("html"),
                 raw: s("raw"),
+                in_flight: v["in_flight"].as_u64().unwrap_or_default(),
             }
         })
         .collect()

@@ -189,6 +189,11 @@ async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subs
     // what it had read). One message is in flight per connection, so that is at most one per
     // connection; the copy is the same message (same Message-ID, same parts).
     let raw = sink.messages();
+    let most = raw.iter().map(|m| m.in_flight).max().unwrap_or_default();
+    assert!(
+        most <= CONNECTIONS as u64,
+        "at most one message in flight per connection: {most} at once"
+    );
     let mut copies: HashMap<String, Vec<&paperboy_testkit::smtp::ReceivedMail>> = HashMap::new();
     for m in &raw {
         assert_eq!(m.rcpt.len(), 1);
