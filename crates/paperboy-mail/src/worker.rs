@@ -331,8 +331,10 @@ impl Worker {
     }
 
     async fn attempt_confirmation(&self, m: &ConfirmationMessage) -> MailResult<DeliveryOutcome> {
-        // Only a still-pending address is mailed its link: a confirmed or departed one is not.
-        if m.subscriber.status != SubscriberStatus::Pending || m.token.is_empty() {
+        // Confirming or unsubscribing cancels a queued confirmation in the store; one claimed
+        // meanwhile is dropped here if the address left. (A confirmed address still gets one
+        // when an account asked to be linked to it.)
+        if m.subscriber.status == SubscriberStatus::Unsubscribed || m.token.is_empty() {
             return Ok(DeliveryOutcome::Cancelled);
         }
         let s = &m.subscriber;

@@ -193,23 +193,27 @@ pub trait Store: Send + Sync + 'static {
     /// Subscribes an address (double opt-in). A new, pending or unsubscribed address becomes
     /// pending with the request's confirmation token (an unsubscribed one keeps its old
     /// unsubscribe secret) and, in the same transaction, its confirmation message is queued
-    /// (replacing any earlier one of the address). A confirmed one is left as it is, except
-    /// that a request naming an account links an address not linked yet.
+    /// (replacing any earlier one of the address). A confirmed one is left as it is, unless the
+    /// request names an account it is not linked to: then it stays confirmed and gets the token
+    /// and its message too. The request's account is linked only when the token is followed
+    /// ([`Store::confirm_subscriber`]): account addresses are not verified.
     async fn subscribe(&self, request: &NewSubscriber) -> StoreResult<SubscribeOutcome>;
 
     /// Imports already-confirmed subscribers in one transaction; known addresses are left as
     /// they are. Returns how many were added.
     async fn import_subscribers(&self, list: &[ImportedSubscriber]) -> StoreResult<u64>;
 
-    /// Confirms the pending subscriber whose confirmation token hashes to `token_hash`, if the
-    /// token has not expired at `now`. The token works once.
+    /// Confirms the subscriber whose confirmation token hashes to `token_hash`, if the token has
+    /// not expired at `now`, linking the account that asked for it, if any, and cancelling the
+    /// queued confirmation message. The token works once.
     async fn confirm_subscriber(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Subscriber>>;
 
-    /// Unsubscribes whoever holds this unsubscribe secret (idempotent); `None` if nobody does.
+    /// Unsubscribes whoever holds this unsubscribe secret (idempotent), cancelling a queued
+    /// confirmation message; `None` if nobody does.
     async fn unsubscribe(&self, token: &str, now: DateTime<Utc>)
     -> StoreResult<Option<Subscriber>>;
 

@@ -86,7 +86,8 @@ pub struct Subscriber {
     pub id: i64,
     /// The address, as given (domain lowercased).
     pub email: String,
-    /// The account that subscribed, if any.
+    /// The account it is linked to (by following a confirmation link asked for from that
+    /// account), if any.
     pub user_id: Option<i64>,
     /// How often.
     pub cadence: Cadence,
@@ -103,7 +104,8 @@ pub struct Subscriber {
 pub struct NewSubscriber {
     /// The address.
     pub email: Email,
-    /// The signed-in account subscribing, if any.
+    /// The signed-in account subscribing its own address, if any: linked once the address's
+    /// owner follows the confirmation link.
     pub user_id: Option<i64>,
     /// How often.
     pub cadence: Cadence,
@@ -133,7 +135,8 @@ pub struct ImportedSubscriber {
 /// What [`crate::Store::subscribe`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscribeOutcome {
-    /// The address is pending with the new confirmation token: mail it the link.
+    /// The address has the new confirmation token (pending; or still confirmed when an account
+    /// asked to be linked to it), and its message is queued.
     ConfirmationNeeded(Subscriber),
     /// The address was already confirmed; nothing changed.
     AlreadyConfirmed(Subscriber),

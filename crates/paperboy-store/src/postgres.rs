@@ -1119,18 +1119,21 @@ impl Store for PgStore {
             .map(subscriber_from_row)
             .transpose()?;
         let outcome = match existing {
-            Some(s) if s.status == SubscriberStatus::Confirmed => match (s.user_id, r.user_id) {
-                (None, Some(user)) => {
+            Some(s) if s.status == SubscriberStatus::Confirmed => match r.user_id {
+                // An account asks for an address it is not linked to: the link waits for the
+                // confirmation mailed to the address; the subscription goes on as is.
+                Some(user) if s.user_id != Some(user) => {
                     let row = tx
                         .query_one(
                             &format!(
-                                "UPDATE subscribers SET user_id = $2 WHERE id = $1
-                                 RETURNING {SUBSCRIBER_COLUMNS}"
+                                "UPDATE subscribers SET confirm_token_hash = $2,
+                                     confirm_expires_at = $3, link_user_id = $4
+                                 WHERE id = $1 RETURNING {SUBSCRIBER_COLUMNS}"
                             ),
-                            &[&s.id, &user],
+                            &[&s.id, &r.confirm_token_hash, &r.confirm_expires_at, &user],
                         )
                         .await?;
-                    SubscribeOutcome::AlreadyConfirmed(subscriber_from_row(&row)?)
+                    SubscribeOutcome::ConfirmationNeeded(subscriber_from_row(&row)?)
                 }
                 _ => SubscribeOutcome::AlreadyConfirmed(s),
             },
@@ -1139,7 +1142,7 @@ impl Store for PgStore {
                     .query_one(
                         &format!(
                             "UPDATE subscribers SET status = 'pending', cadence = $2,
-                                 user_id = COALESCE($3, user_id), confirm_token_hash = $4,
+                                 link_user_id = $3, confirm_token_hash = $4,
                                  confirm_expires_at = $5
                              WHERE id = $1 RETURNING {SUBSCRIBER_COLUMNS}"
                         ),
@@ -1158,7 +1161,7 @@ impl Store for PgStore {
                 let row = tx
                     .query_opt(
                         &format!(
-                            "INSERT INTO subscribers (email, email_key, user_id, cadence, status,
+                            "INSERT INTO subscribers (email, email_key, link_user_id, cadence, status,
                                  confirm_token_hash, confirm_expires_at, unsubscribe_token, created_at)
                              VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now())
                              ON CONFLICT (email_key) DO NOTHING
@@ -1230,11 +1233,17 @@ impl Store for PgStore {
         client
             .query_opt(
                 &format!(
-                    "UPDATE subscribers SET status = 'confirmed', confirmed_at = $2,
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE confirm_token_hash = $1 AND status = 'pending'
-                       AND confirm_expires_at > $2
-                     RETURNING {SUBSCRIBER_COLUMNS}"
+                    "WITH s AS (
+                         UPDATE subscribers SET status = 'confirmed',
+                             confirmed_at = CASE WHEN status = 'confirmed' THEN confirmed_at
+                                                 ELSE $2 END,
+                             user_id = COALESCE(link_user_id, user_id), link_user_id = NULL,
+                             confirm_token_hash = NULL, confirm_expires_at = NULL
+                         WHERE confirm_token_hash = $1 AND status IN ('pending', 'confirmed')
+                           AND confirm_expires_at > $2
+                         RETURNING {SUBSCRIBER_COLUMNS}),
+                     {CANCEL_QUEUED_CONFIRMATION}
+                     SELECT * FROM s"
                 ),
                 &[&token_hash, &now],
             )
@@ -1253,11 +1262,15 @@ impl Store for PgStore {
         client
             .query_opt(
                 &format!(
-                    "UPDATE subscribers SET status = 'unsubscribed',
-                         unsubscribed_at = COALESCE(unsubscribed_at, $2),
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE unsubscribe_token = $1
-                     RETURNING {SUBSCRIBER_COLUMNS}"
+                    "WITH s AS (
+                         UPDATE subscribers SET status = 'unsubscribed',
+                             unsubscribed_at = COALESCE(unsubscribed_at, $2),
+                             confirm_token_hash = NULL, confirm_expires_at = NULL,
+                             link_user_id = NULL
+                         WHERE unsubscribe_token = $1
+                         RETURNING {SUBSCRIBER_COLUMNS}),
+                     {CANCEL_QUEUED_CONFIRMATION}
+                     SELECT * FROM s"
                 ),
                 &[&token, &now],
             )
@@ -1583,6 +1596,12 @@ impl Store for PgStore {
         })
     }
 }
+
+/// A CTE step cancelling the queued confirmation message of the subscriber updated by the
+/// CTE `s`: its token no longer works.
+const CANCEL_QUEUED_CONFIRMATION: &str = "cancelled AS (
+         UPDATE confirmation_outbox SET status = 'cancelled', token = NULL
+         WHERE subscriber_id IN (SELECT id FROM s) AND status = 'queued')";
 
 /// The two durable mail queues: digests (`outbox`) and confirmations (`confirmation_outbox`).
 /// They share their life cycle, so they share the claim and the recording of outcomes.

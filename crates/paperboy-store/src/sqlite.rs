@@ -1191,25 +1191,33 @@ impl Store for SqliteStore {
                 .transpose()?;
             let now = now_ms();
             let outcome = match existing {
-                Some(s) if s.status == SubscriberStatus::Confirmed => {
-                    let s = match (s.user_id, r.user_id) {
-                        (None, Some(user)) => tx.query_row(
+                Some(s) if s.status == SubscriberStatus::Confirmed => match r.user_id {
+                    // An account asks for an address it is not linked to: the link waits for
+                    // the confirmation mailed to the address; the subscription goes on as is.
+                    Some(user) if s.user_id != Some(user) => {
+                        let s = tx.query_row(
                             &format!(
-                                "UPDATE subscribers SET user_id = ?2 WHERE id = ?1
-                                 RETURNING {SUBSCRIBER_COLUMNS}"
+                                "UPDATE subscribers SET confirm_token_hash = ?2,
+                                     confirm_expires_at = ?3, link_user_id = ?4
+                                 WHERE id = ?1 RETURNING {SUBSCRIBER_COLUMNS}"
                             ),
-                            params![s.id, user],
+                            params![
+                                s.id,
+                                r.confirm_token_hash,
+                                ms(r.confirm_expires_at),
+                                user
+                            ],
                             subscriber_from_row,
-                        )??,
-                        _ => s,
-                    };
-                    SubscribeOutcome::AlreadyConfirmed(s)
-                }
+                        )??;
+                        SubscribeOutcome::ConfirmationNeeded(s)
+                    }
+                    _ => SubscribeOutcome::AlreadyConfirmed(s),
+                },
                 Some(s) => {
                     let s = tx.query_row(
                         &format!(
                             "UPDATE subscribers SET status = 'pending', cadence = ?2,
-                                 user_id = COALESCE(?3, user_id), confirm_token_hash = ?4,
+                                 link_user_id = ?3, confirm_token_hash = ?4,
                                  confirm_expires_at = ?5
                              WHERE id = ?1 RETURNING {SUBSCRIBER_COLUMNS}"
                         ),
@@ -1227,7 +1235,7 @@ impl Store for SqliteStore {
                 None => {
                     let s = tx.query_row(
                         &format!(
-                            "INSERT INTO subscribers (email, email_key, user_id, cadence, status,
+                            "INSERT INTO subscribers (email, email_key, link_user_id, cadence, status,
                                  confirm_token_hash, confirm_expires_at, unsubscribe_token, created_at)
                              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8)
                              RETURNING {SUBSCRIBER_COLUMNS}"
@@ -1301,19 +1309,29 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Subscriber>> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
-            conn.query_row(
-                &format!(
-                    "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2,
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE confirm_token_hash = ?1 AND status = 'pending'
-                       AND confirm_expires_at > ?2
-                     RETURNING {SUBSCRIBER_COLUMNS}"
-                ),
-                params![token_hash, ms(now)],
-                subscriber_from_row,
-            )
-            .optional()?
-            .transpose()
+            let tx = conn.transaction()?;
+            let s = tx
+                .query_row(
+                    &format!(
+                        "UPDATE subscribers SET status = 'confirmed',
+                             confirmed_at = CASE WHEN status = 'confirmed' THEN confirmed_at
+                                                 ELSE ?2 END,
+                             user_id = COALESCE(link_user_id, user_id), link_user_id = NULL,
+                             confirm_token_hash = NULL, confirm_expires_at = NULL
+                         WHERE confirm_token_hash = ?1 AND status IN ('pending', 'confirmed')
+                           AND confirm_expires_at > ?2
+                         RETURNING {SUBSCRIBER_COLUMNS}"
+                    ),
+                    params![token_hash, ms(now)],
+                    subscriber_from_row,
+                )
+                .optional()?
+                .transpose()?;
+            if let Some(s) = &s {
+                cancel_queued_confirmation(&tx, s.id)?;
+            }
+            tx.commit()?;
+            Ok(s)
         })
         .await
     }
@@ -1325,19 +1343,27 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Subscriber>> {
         let token = token.to_owned();
         self.write(move |conn| {
-            conn.query_row(
-                &format!(
-                    "UPDATE subscribers SET status = 'unsubscribed',
-                         unsubscribed_at = COALESCE(unsubscribed_at, ?2),
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE unsubscribe_token = ?1
-                     RETURNING {SUBSCRIBER_COLUMNS}"
-                ),
-                params![token, ms(now)],
-                subscriber_from_row,
-            )
-            .optional()?
-            .transpose()
+            let tx = conn.transaction()?;
+            let s = tx
+                .query_row(
+                    &format!(
+                        "UPDATE subscribers SET status = 'unsubscribed',
+                             unsubscribed_at = COALESCE(unsubscribed_at, ?2),
+                             confirm_token_hash = NULL, confirm_expires_at = NULL,
+                             link_user_id = NULL
+                         WHERE unsubscribe_token = ?1
+                         RETURNING {SUBSCRIBER_COLUMNS}"
+                    ),
+                    params![token, ms(now)],
+                    subscriber_from_row,
+                )
+                .optional()?
+                .transpose()?;
+            if let Some(s) = &s {
+                cancel_queued_confirmation(&tx, s.id)?;
+            }
+            tx.commit()?;
+            Ok(s)
         })
         .await
     }
@@ -1678,6 +1704,19 @@ impl Queue {
             Self::Confirmations => "COALESCE(token, '')",
         }
     }
+}
+
+/// Cancels the subscriber's queued confirmation message, whose token no longer works.
+fn cancel_queued_confirmation(
+    tx: &rusqlite::Transaction<'_>,
+    subscriber_id: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE confirmation_outbox SET status = 'cancelled', token = NULL
+         WHERE subscriber_id = ?1 AND status = 'queued'",
+        [subscriber_id],
+    )?;
+    Ok(())
 }
 
 /// Atomically claims due rows of a queue: one UPDATE under SQLite's single writer lock, so no

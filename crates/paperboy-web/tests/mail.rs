@@ -676,3 +676,70 @@ async fn a_signed_in_user_sees_and_changes_their_digest_in_settings() {
         "only the one confirmation was mailed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_neither_sees_nor_changes_a_subscription_of_its_address_until_it_follows_a_link()
+{
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    // The address was subscribed from the footer, before any account used it.
+    app.subscribe("ada@example.org").await;
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(app.follow(&confirm).await.0, 200);
+    // Somebody signs up with that address (account addresses are not verified).
+    app.sign_up("mallory", "ada@example.org").await;
+    let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert!(
+        page.contains(r#"value="off" checked"#),
+        "the subscription is not shown"
+    );
+    let (status, _) = app.save_digest_settings("off", true).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Confirmed),
+        "nor can it be ended from the account"
+    );
+    let (status, page) = app.save_digest_settings("weekly", true).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("A confirmation link is on its way to ada@example.org"),
+        "the same answer as for an address that is not subscribed"
+    );
+    let s = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (s.status, s.cadence, s.user_id),
+        (SubscriberStatus::Confirmed, Cadence::Daily, None),
+        "unchanged and unlinked until the address's owner follows the new link"
+    );
+    // The owner of the address gets the link; following it links the account.
+    let got = app.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2);
+    let confirm = link(&got[1].text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(app.follow(&confirm).await.0, 200);
+    let mallory = app
+        .store
+        .user_by_name("mallory")
+        .await
+        .expect("read")
+        .expect("account");
+    let s = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (s.status, s.user_id),
+        (SubscriberStatus::Confirmed, Some(mallory.id))
+    );
+    let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert!(page.contains(r#"value="daily" checked"#), "now shown");
+}

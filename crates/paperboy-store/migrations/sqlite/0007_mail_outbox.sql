@@ -1,8 +1,9 @@
--- Confirmation emails through the durable outbox (SQLite). One row per subscriber, written in
--- the transaction that makes the address pending; a new request replaces it. `token` is the
+-- Confirmation emails through the durable outbox, and account links that wait for them
+-- (SQLite). One confirmation row per subscriber, written in the transaction that makes the
+-- address pending (or asks to link it to an account); a new request replaces it. `token` is the
 -- confirmation token the message carries, kept only until the row is settled (only its hash
 -- stays on the subscriber). `status` is queued → sending → sent | failed | cancelled, as in
--- `outbox`.
+-- `outbox`; confirming or unsubscribing cancels a queued one.
 
 CREATE TABLE confirmation_outbox (
     id               INTEGER PRIMARY KEY,
@@ -19,3 +20,8 @@ CREATE TABLE confirmation_outbox (
     sent_at          INTEGER
 );
 CREATE INDEX confirmation_outbox_due ON confirmation_outbox (status, next_attempt_at);
+
+-- The account a subscription is linked to once the address's owner follows the confirmation
+-- link (account addresses are not verified, so asking from an account's settings proves
+-- nothing by itself). `user_id` is set from it when the link is followed.
+ALTER TABLE subscribers ADD COLUMN link_user_id INTEGER REFERENCES users (id) ON DELETE SET NULL;

@@ -401,8 +401,23 @@ pub async fn digest_settings(state: &AppState, user: &User) -> Result<DigestSett
             notice: None,
         });
     };
-    let subscriber = state.store.subscriber_by_email(&email).await?;
-    Ok(settings_for(&email, subscriber.as_ref(), None))
+    let linked = linked_subscription(state, &email, user).await?;
+    Ok(settings_for(&email, linked.as_ref(), None))
+}
+
+/// The subscription of the account's address if it is linked to this account. Account
+/// addresses are not verified, so an unlinked subscription of the same address is somebody
+/// else's business: not shown, not changed.
+async fn linked_subscription(
+    state: &AppState,
+    email: &Email,
+    user: &User,
+) -> Result<Option<Subscriber>, AppError> {
+    Ok(state
+        .store
+        .subscriber_by_email(email)
+        .await?
+        .filter(|s| s.user_id == Some(user.id)))
 }
 
 fn account_email(user: &User) -> Option<Email> {
@@ -464,9 +479,11 @@ pub struct DigestSettingsForm {
     cadence: String,
 }
 
-/// `POST /settings/digest` (CSRF-protected): subscribes the account's own address (double
-/// opt-in, unless it is confirmed already; the subscription is linked to the account, which is
-/// what gives its digests a "for you" section), changes its cadence, or unsubscribes it.
+/// `POST /settings/digest` (CSRF-protected): subscribes the account's own address and links it
+/// to the account (which gives its digests a "for you" section) once the address's owner
+/// follows the confirmation link; changes the cadence of a linked subscription at once, or
+/// unsubscribes it. A subscription of the address that is not linked to the account is neither
+/// shown nor changed: account addresses are not verified.
 pub async fn save_digest_settings(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
@@ -482,70 +499,66 @@ pub async fn save_digest_settings(
         ));
     };
     let choice = form.cadence.trim().to_ascii_lowercase();
-    let current = state.store.subscriber_by_email(&email).await?;
-    let (status, subscriber, notice) = if choice == "off" {
-        let left = match &current {
+    let linked = linked_subscription(&state, &email, &user).await?;
+    let digest = if choice == "off" {
+        let left = match &linked {
             Some(s) if s.status != SubscriberStatus::Unsubscribed => mail
                 .unsubscribe(&s.unsubscribe_token)
                 .await
                 .map_err(mail_error)?,
             other => other.clone(),
         };
-        (
-            StatusCode::OK,
-            left,
-            format!("{} gets no digests.", email.as_str()),
+        settings_for(
+            &email,
+            left.as_ref(),
+            Some("Your account gets no digest.".into()),
         )
     } else if let Some(cadence) = Cadence::parse(&choice) {
-        // Only a request that mails a confirmation counts against the address's budget;
-        // changing the cadence of a confirmed address sends nothing.
-        if current
-            .as_ref()
-            .is_none_or(|s| s.status != SubscriberStatus::Confirmed)
-        {
-            state
-                .limiter
-                .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
-        }
-        match mail
-            .subscribe(email.clone(), cadence, Some(user.id))
-            .await
-            .map_err(mail_error)?
-        {
-            paperboy_store::SubscribeOutcome::AlreadyConfirmed(s) => {
+        match linked {
+            // Linked and confirmed: the cadence changes at once and nothing is mailed.
+            Some(s) if s.status == SubscriberStatus::Confirmed => {
                 let s = mail
                     .set_cadence(&s.unsubscribe_token, cadence)
                     .await
                     .map_err(mail_error)?
                     .unwrap_or(s);
-                (
-                    StatusCode::OK,
-                    Some(s),
-                    format!("{} gets trending papers {}.", email.as_str(), when(cadence)),
+                settings_for(
+                    &email,
+                    Some(&s),
+                    Some(format!(
+                        "{} gets trending papers {}.",
+                        email.as_str(),
+                        when(cadence)
+                    )),
                 )
             }
-            paperboy_store::SubscribeOutcome::ConfirmationNeeded(s) => (
-                StatusCode::OK,
-                Some(s),
-                format!(
-                    "A confirmation link is on its way to {}; digests start once you follow it.",
-                    email.as_str()
-                ),
-            ),
+            // Otherwise the address's owner confirms by email, and that links the account.
+            // The answer is the same whatever the address's state.
+            _ => {
+                state
+                    .limiter
+                    .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
+                mail.subscribe(email.clone(), cadence, Some(user.id))
+                    .await
+                    .map_err(mail_error)?;
+                DigestSettings {
+                    email: email.as_str().to_owned(),
+                    choice: cadence.as_str(),
+                    pending: true,
+                    notice: Some(format!(
+                        "A confirmation link is on its way to {}; digests start (or, if it gets them already, are linked to your account) once you follow it.",
+                        email.as_str()
+                    )),
+                }
+            }
         }
     } else {
-        (
-            StatusCode::BAD_REQUEST,
-            current,
-            format!(
-                "`{}` is not a choice: pick daily, weekly or off.",
-                form.cadence
-            ),
-        )
+        let mut digest = settings_for(&email, linked.as_ref(), None);
+        digest.notice = Some(format!(
+            "`{}` is not a choice: pick daily, weekly or off.",
+            form.cadence
+        ));
+        return settings_page(ctx, StatusCode::BAD_REQUEST, digest);
     };
-    settings_page(
-        ctx,
-        status,
-        settings_for(&email, subscriber.as_ref(), Some(notice)),
-    )
+    settings_page(ctx, StatusCode::OK, digest)
 }
