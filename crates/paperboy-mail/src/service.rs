@@ -11,7 +11,7 @@ use paperboy_store::{Cadence, NewSubscriber, Store, SubscribeOutcome, Subscriber
 use crate::digest::{EDITION_PAPERS, EditionContent, RecipientLinks, render_digest, select_papers};
 use crate::message::{preferences_url, unsubscribe_url};
 use crate::token::{hash_token, is_token, new_token};
-use crate::{MailResult, SiteSettings};
+use crate::{MailResult, Mailer, SiteSettings};
 
 /// How long a confirmation link works.
 pub const CONFIRM_TTL_HOURS: i64 = 48;
@@ -21,13 +21,23 @@ pub const CONFIRM_TTL_HOURS: i64 = 48;
 pub struct MailService {
     store: Arc<dyn Store>,
     site: SiteSettings,
+    mailer: Mailer,
 }
 
 impl MailService {
-    /// A service over a store. It sends nothing itself: confirmation emails are queued in the
-    /// store for the outbox [`crate::Worker`].
-    pub fn new(store: Arc<dyn Store>, site: SiteSettings) -> Self {
-        Self { store, site }
+    /// A service over a store. Confirmation emails are queued in the store for the outbox
+    /// [`crate::Worker`]; `mailer` is for one-off account messages sent right away.
+    pub fn new(store: Arc<dyn Store>, site: SiteSettings, mailer: Mailer) -> Self {
+        Self {
+            store,
+            site,
+            mailer,
+        }
+    }
+
+    /// The mailer one-off account messages go through.
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
     }
 
     /// The site's settings.

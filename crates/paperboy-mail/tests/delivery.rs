@@ -439,7 +439,7 @@ async fn a_confirmation_queued_while_the_smtp_server_is_down_arrives_once_it_is_
     };
     let (store, _dir) = seeded().await;
     sink.stop();
-    let service = paperboy_mail::MailService::new(store.clone(), site());
+    let service = paperboy_mail::MailService::new(store.clone(), site(), mailer(&sink));
     service
         .subscribe(
             Email::parse("ada@example.org").expect("email"),
@@ -496,7 +496,7 @@ async fn a_confirmation_whose_address_was_confirmed_or_left_meanwhile_is_not_sen
         return;
     };
     let (store, _dir) = seeded().await;
-    let service = paperboy_mail::MailService::new(store.clone(), site());
+    let service = paperboy_mail::MailService::new(store.clone(), site(), mailer(&sink));
     for addr in ["gone@example.org", "stays@example.org"] {
         service
             .subscribe(Email::parse(addr).expect("email"), Cadence::Daily, None)

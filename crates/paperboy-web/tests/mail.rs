@@ -44,8 +44,11 @@ impl TestApp {
             ..SmtpSettings::default()
         })
         .expect("mailer");
-        let mut state = paperboy_web::AppState::new(store.clone())
-            .with_mail(MailService::new(store.clone(), site.clone()));
+        let mut state = paperboy_web::AppState::new(store.clone()).with_mail(MailService::new(
+            store.clone(),
+            site.clone(),
+            mailer.clone(),
+        ));
         // The outbox worker, as `serve` runs it: it sends the queued confirmations.
         if background_worker {
             let worker = Worker::new(store.clone(), site.clone(), mailer.clone(), fast());

@@ -191,7 +191,7 @@ pub fn start_for_serve(
             recommender: search.map(|engine| SearchRecommender::shared(engine, store.clone())),
         },
     );
-    Ok(MailService::new(store, site))
+    Ok(MailService::new(store, site, mailer))
 }
 
 /// `paperboy digest`.
