@@ -176,6 +176,29 @@ pub fn compose(site: &SiteSettings, out: Outgoing<'_>) -> MailResult<Message> {
         .map_err(|e| MailError::Build(e.to_string()))
 }
 
+/// A one-off account message (a password reset link, say): plain text only, no list headers
+/// (it is not a mailing), a fresh `Message-ID`.
+pub fn compose_account(
+    site: &SiteSettings,
+    to: &str,
+    subject: &str,
+    text: String,
+) -> MailResult<Message> {
+    let to: Mailbox = to
+        .parse()
+        .map_err(|e| MailError::Build(format!("recipient address: {e}")))?;
+    Message::builder()
+        .from(site.from.clone())
+        .to(to)
+        .subject(subject)
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(body(text, false)),
+        )
+        .map_err(|e| MailError::Build(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,6 +112,21 @@ impl MailService {
         Ok(self.store.set_subscriber_cadence(token, cadence).await?)
     }
 
+    /// Sends a one-off account message (a password reset link) to `to` right away. The
+    /// caller words it; nothing of the recipient's reaches a header but the parsed address.
+    pub async fn send_account_message(
+        &self,
+        to: &str,
+        subject: &str,
+        text: String,
+    ) -> MailResult<()> {
+        let message = crate::message::compose_account(&self.site, to, subject, text)?;
+        self.mailer
+            .send(message)
+            .await
+            .map_err(|e| crate::MailError::Build(e.to_string()))
+    }
+
     /// The HTML of the latest edition as a subscriber would see it (with inert links in place
     /// of their secrets); when no edition was built yet, one over the latest feed day. `None`
     /// when there are no papers at all.

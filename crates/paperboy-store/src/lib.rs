@@ -8,6 +8,7 @@ pub mod api;
 mod mail;
 mod model;
 pub mod postgres;
+mod site;
 pub mod sqlite;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use model::{
     Backend, ChangeCursor, ChangedPapers, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission,
     NewComment, NewUser, PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
 };
+pub use site::{AuthorClaim, ClaimStatus, HiddenPaper, OrgMember, OrgProfile, OrgRole};
 
 /// What can go wrong in the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +77,7 @@ pub trait Store: Send + Sync + 'static {
     /// stored). A paper with a feed entry enters (or updates) the daily feed.
     async fn upsert_papers(&self, papers: &[NewPaper]) -> StoreResult<UpsertSummary>;
 
-    /// One paper by id (the version, if any, is ignored).
+    /// One paper by id (the version, if any, is ignored); a hidden paper is `None`.
     async fn paper(&self, id: &ArxivId) -> StoreResult<Option<Paper>>;
 
     /// A page of the daily feed.
@@ -302,6 +304,121 @@ pub trait Store: Send + Sync + 'static {
 
     /// Confirmation messages by status.
     async fn confirmation_counts(&self) -> StoreResult<OutboxCounts>;
+    // ---- site: organizations, authors, moderation, account changes ----
+
+    /// An organization by handle, with its member and paper counts.
+    async fn organization(&self, name: &str) -> StoreResult<Option<OrgProfile>>;
+
+    /// Organizations, those with the most papers first, at most `limit`.
+    async fn organizations(&self, limit: u32) -> StoreResult<Vec<OrgProfile>>;
+
+    /// Creates an organization with `creator_id` as its administrator. A taken handle is a
+    /// [`StoreError::Conflict`].
+    async fn create_organization(
+        &self,
+        name: &str,
+        fullname: &str,
+        creator_id: i64,
+    ) -> StoreResult<OrgProfile>;
+
+    /// An organization's members, administrators first, then by when they joined.
+    async fn org_members(&self, org_id: i64) -> StoreResult<Vec<OrgMember>>;
+
+    /// The organizations `user_id` belongs to, by name.
+    async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<OrgProfile>>;
+
+    /// Adds `user_id` to an organization as a member; `false` if they already were one. An
+    /// unknown organization or user is [`StoreError::NotFound`].
+    async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool>;
+
+    /// Removes `user_id` from an organization; `false` if they were not in it. Its last
+    /// administrator cannot leave while other members remain ([`StoreError::Conflict`]).
+    async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool>;
+
+    /// Records that `user_id` says they are the author `name` (pending until an administrator
+    /// decides). Claiming the same name again returns the claim already made.
+    async fn claim_author(&self, user_id: i64, name: &str) -> StoreResult<AuthorClaim>;
+
+    /// The claims on an author name (any spelling with the same [`author_key`]), oldest first.
+    async fn author_claims(&self, name: &str) -> StoreResult<Vec<AuthorClaim>>;
+
+    /// `user_id`'s claims, oldest first.
+    async fn user_author_claims(&self, user_id: i64) -> StoreResult<Vec<AuthorClaim>>;
+
+    /// Claims waiting for an administrator, oldest first.
+    async fn pending_author_claims(&self, limit: u32) -> StoreResult<Vec<AuthorClaim>>;
+
+    /// An administrator confirms or rejects a claim. Confirming a name someone else holds
+    /// already is a [`StoreError::Conflict`]; an unknown claim is [`StoreError::NotFound`].
+    async fn decide_author_claim(
+        &self,
+        claim_id: i64,
+        admin_id: i64,
+        confirm: bool,
+    ) -> StoreResult<AuthorClaim>;
+
+    /// Hides a paper from every list, page and search (or shows it again); `false` if it was
+    /// already so. An unknown paper is [`StoreError::NotFound`].
+    async fn set_paper_hidden(&self, id: &ArxivId, hidden: bool) -> StoreResult<bool>;
+
+    /// Papers administrators hid, most recently changed first.
+    async fn hidden_papers(&self, limit: u32) -> StoreResult<Vec<HiddenPaper>>;
+
+    /// Hides a comment (its place is kept and its paper's count follows) or shows it again;
+    /// the comment's paper (base id), `None` if nothing changed. Unknown comment:
+    /// [`StoreError::NotFound`].
+    async fn set_comment_hidden(&self, id: i64, hidden: bool) -> StoreResult<Option<String>>;
+
+    /// Suspends an account (ending its sessions and refusing new ones; the API refuses its
+    /// tokens, which still name it) or lifts the suspension; `false` if it was already so.
+    async fn set_user_suspended(&self, user_id: i64, suspended: bool) -> StoreResult<bool>;
+
+    /// Suspended accounts, by username.
+    async fn suspended_users(&self, limit: u32) -> StoreResult<Vec<User>>;
+
+    /// Changes an account's display name.
+    async fn set_fullname(&self, user_id: i64, fullname: &str) -> StoreResult<()>;
+
+    /// Changes an account's email; one another account has is a [`StoreError::Conflict`].
+    async fn set_email(&self, user_id: i64, email: &Email) -> StoreResult<()>;
+
+    /// Changes an account's password hash and ends all its sessions but `keep_session` (the
+    /// hash of the session making the change, if any).
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()>;
+
+    /// Stores a password reset link for `user_id` (the SHA-256 of its token).
+    async fn create_password_reset(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// The account of an unused, unexpired reset link.
+    async fn password_reset_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
+
+    /// Uses a reset link: sets the password, marks every reset link of the account used and
+    /// ends all its sessions, in one transaction. `None` (and nothing changes) if the link is
+    /// unknown, used or expired.
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
+
+    /// Replaces the body of `user_id`'s comment and records when. Another user's, a deleted
+    /// or hidden or missing comment is [`StoreError::NotFound`].
+    async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment>;
 
     // ---- search ----
 

@@ -288,6 +288,8 @@ pub struct Comment {
     pub edited_at: Option<DateTime<Utc>>,
     /// Deleted by its author (kept as a placeholder so replies keep their place).
     pub deleted: bool,
+    /// Hidden by an administrator (kept as a placeholder too).
+    pub hidden: bool,
 }
 
 /// A paper put on the daily list by a user.
@@ -299,6 +301,8 @@ pub struct FeedSubmission {
     pub submitted_at: DateTime<Utc>,
     /// By whom.
     pub submitter_id: i64,
+    /// For which organization (the submitter is a member of it).
+    pub organization_id: Option<i64>,
 }
 
 /// A position in the stream of paper changes (see `Store::papers_changed_since`).

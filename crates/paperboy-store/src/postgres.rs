@@ -13,6 +13,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::api::{ApiToken, CreatedApiToken};
 use crate::model::{authors_from_json, authors_to_json};
+use crate::{AuthorClaim, ClaimStatus, HiddenPaper, OrgMember, OrgProfile, OrgRole};
 use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
@@ -31,7 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_api.sql"),
     include_str!("../migrations/postgres/0004_mail.sql"),
     include_str!("../migrations/postgres/0005_search.sql"),
-    // 0006 is taken by the community work on another branch; keep this one after it.
+    include_str!("../migrations/postgres/0006_site.sql"),
     include_str!("../migrations/postgres/0007_mail_outbox.sql"),
 ];
 
@@ -198,7 +199,7 @@ const USER_COLUMNS: &str =
     "id, username, fullname, avatar_url, email, password_hash, is_admin, suspended, created_at";
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
-    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted
+    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden
     FROM comments c JOIN users u ON u.id = c.user_id";
 
 fn comment_from_row(r: &Row) -> StoreResult<Comment> {
@@ -213,6 +214,7 @@ fn comment_from_row(r: &Row) -> StoreResult<Comment> {
         created_at: r.try_get(7)?,
         edited_at: r.try_get(8)?,
         deleted: r.try_get(9)?,
+        hidden: r.try_get(10)?,
     })
 }
 
@@ -526,6 +528,52 @@ async fn upsert_run(
     Ok(summary)
 }
 
+const ORG_SELECT: &str = "SELECT o.id, o.name, o.fullname, o.avatar_url,
+    (SELECT count(*) FROM org_members m WHERE m.org_id = o.id),
+    (SELECT count(*) FROM daily_entries d JOIN papers p ON p.id = d.paper_id
+      WHERE d.organization_id = o.id AND NOT p.hidden)
+    FROM organizations o";
+
+fn org_from_row(r: &Row) -> StoreResult<OrgProfile> {
+    Ok(OrgProfile {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        fullname: r.try_get(2)?,
+        avatar_url: r.try_get(3)?,
+        members: r.try_get(4)?,
+        papers: r.try_get(5)?,
+    })
+}
+
+const CLAIM_SELECT: &str = "SELECT c.id, c.user_id, u.username, u.fullname, c.name, c.name_key,
+    c.status, c.created_at, c.decided_at
+    FROM author_claims c JOIN users u ON u.id = c.user_id";
+
+fn claim_from_row(r: &Row) -> StoreResult<AuthorClaim> {
+    let status: String = r.try_get(6)?;
+    Ok(AuthorClaim {
+        id: r.try_get(0)?,
+        user_id: r.try_get(1)?,
+        username: r.try_get(2)?,
+        fullname: r.try_get(3)?,
+        name: r.try_get(4)?,
+        name_key: r.try_get(5)?,
+        status: ClaimStatus::parse(&status)
+            .ok_or_else(|| crate::site::corrupt_status("claim status", &status))?,
+        created_at: r.try_get(7)?,
+        decided_at: r.try_get(8)?,
+    })
+}
+
+/// A foreign key naming a missing row becomes [`StoreError::NotFound`].
+fn map_missing(e: tokio_postgres::Error, what: &str) -> StoreError {
+    if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+        StoreError::NotFound(what.to_owned())
+    } else {
+        StoreError::Postgres(e)
+    }
+}
+
 fn map_unique(e: tokio_postgres::Error, what: &str) -> StoreError {
     if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
         StoreError::Conflict(format!("{what} is taken"))
@@ -553,7 +601,7 @@ impl Store for PgStore {
     }
 
     async fn paper(&self, id: &ArxivId) -> StoreResult<Option<Paper>> {
-        let sql = format!("SELECT {PAPER_COLUMNS} WHERE p.id = $1");
+        let sql = format!("SELECT {PAPER_COLUMNS} WHERE p.id = $1 AND NOT p.hidden");
         Ok(self.query_papers(&sql, &[&id.base()]).await?.pop())
     }
 
@@ -854,7 +902,7 @@ impl Store for PgStore {
                 "SELECT u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
                         u.is_admin, u.suspended, u.created_at
                  FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = $1 AND s.expires_at > now()",
+                 WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.suspended",
                 &[&token_hash],
             )
             .await?
@@ -876,7 +924,10 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         let paper = c.paper.base();
         if tx
-            .query_opt("SELECT 1 FROM papers WHERE id = $1", &[&paper])
+            .query_opt(
+                "SELECT 1 FROM papers WHERE id = $1 AND NOT hidden",
+                &[&paper],
+            )
             .await?
             .is_none()
         {
@@ -957,15 +1008,15 @@ impl Store for PgStore {
         let id = paper.base();
         let n = client
             .execute(
-                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id)
-                 SELECT id, $2, $3, $4 FROM papers WHERE id = $1
+                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id, organization_id)
+                 SELECT id, $2, $3, $4, $5 FROM papers WHERE id = $1 AND NOT hidden
                  ON CONFLICT (paper_id) DO NOTHING",
-                &[&id, &e.feed_date, &e.submitted_at, &e.submitter_id],
+                &[&id, &e.feed_date, &e.submitted_at, &e.submitter_id, &e.organization_id],
             )
             .await?;
         if n == 0
             && client
-                .query_opt("SELECT 1 FROM papers WHERE id = $1", &[&id])
+                .query_opt("SELECT 1 FROM papers WHERE id = $1 AND NOT hidden", &[&id])
                 .await?
                 .is_none()
         {
@@ -1538,6 +1589,511 @@ impl Store for PgStore {
             counts.add(r.get::<_, &str>(0), r.get(1));
         }
         Ok(counts)
+    }
+
+    // ---- site ----
+
+    async fn organization(&self, name: &str) -> StoreResult<Option<OrgProfile>> {
+        let client = self.client().await?;
+        client
+            .query_opt(&format!("{ORG_SELECT} WHERE o.name = $1"), &[&name])
+            .await?
+            .as_ref()
+            .map(org_from_row)
+            .transpose()
+    }
+
+    async fn organizations(&self, limit: u32) -> StoreResult<Vec<OrgProfile>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("{ORG_SELECT} ORDER BY 6 DESC, 5 DESC, o.name LIMIT $1"),
+                &[&i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(org_from_row)
+            .collect()
+    }
+
+    async fn create_organization(
+        &self,
+        name: &str,
+        fullname: &str,
+        creator_id: i64,
+    ) -> StoreResult<OrgProfile> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO organizations (name, fullname) VALUES ($1, $2) RETURNING id",
+                &[&name, &fullname],
+            )
+            .await
+            .map_err(|e| map_unique(e, "that organization name"))?
+            .get(0);
+        tx.execute(
+            "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'admin', now())",
+            &[&id, &creator_id],
+        )
+        .await
+        .map_err(|e| map_missing(e, &format!("user {creator_id}")))?;
+        let org = org_from_row(
+            &tx.query_one(&format!("{ORG_SELECT} WHERE o.id = $1"), &[&id])
+                .await?,
+        )?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    async fn org_members(&self, org_id: i64) -> StoreResult<Vec<OrgMember>> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT u.id, u.username, u.fullname, u.avatar_url, m.role, m.joined_at
+                 FROM org_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.org_id = $1
+                 ORDER BY m.role = 'admin' DESC, m.joined_at, u.username",
+                &[&org_id],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let role: String = r.try_get(4)?;
+                Ok(OrgMember {
+                    user_id: r.try_get(0)?,
+                    username: r.try_get(1)?,
+                    fullname: r.try_get(2)?,
+                    avatar_url: r.try_get(3)?,
+                    role: OrgRole::parse(&role)
+                        .ok_or_else(|| crate::site::corrupt_status("role", &role))?,
+                    joined_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<OrgProfile>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!(
+                    "{ORG_SELECT} WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = $1)
+                     ORDER BY o.name"
+                ),
+                &[&user_id],
+            )
+            .await?
+            .iter()
+            .map(org_from_row)
+            .collect()
+    }
+
+    async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'member', now())
+                 ON CONFLICT DO NOTHING",
+                &[&org_id, &user_id],
+            )
+            .await
+            .map_err(|e| map_missing(e, "organization or user"))?;
+        Ok(n > 0)
+    }
+
+    async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Lock the organization's member rows so two administrators cannot both leave.
+        let rows = tx
+            .query(
+                "SELECT user_id, role FROM org_members WHERE org_id = $1 FOR UPDATE",
+                &[&org_id],
+            )
+            .await?;
+        let mine = rows
+            .iter()
+            .find(|r| r.get::<_, i64>(0) == user_id)
+            .map(|r| r.get::<_, String>(1));
+        let Some(role) = mine else {
+            return Ok(false);
+        };
+        let admins = rows
+            .iter()
+            .filter(|r| r.get::<_, String>(1) == "admin")
+            .count();
+        if role == "admin" && admins == 1 && rows.len() > 1 {
+            return Err(StoreError::Conflict(
+                "the last administrator cannot leave while others are members".into(),
+            ));
+        }
+        tx.execute(
+            "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+            &[&org_id, &user_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn claim_author(&self, user_id: i64, name: &str) -> StoreResult<AuthorClaim> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let key = author_key(&name);
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO author_claims (user_id, name_key, name, created_at) VALUES ($1, $2, $3, now())
+                 ON CONFLICT (user_id, name_key) DO NOTHING",
+                &[&user_id, &key, &name],
+            )
+            .await
+            .map_err(|e| map_missing(e, &format!("user {user_id}")))?;
+        claim_from_row(
+            &client
+                .query_one(
+                    &format!("{CLAIM_SELECT} WHERE c.user_id = $1 AND c.name_key = $2"),
+                    &[&user_id, &key],
+                )
+                .await?,
+        )
+    }
+
+    async fn author_claims(&self, name: &str) -> StoreResult<Vec<AuthorClaim>> {
+        let key = author_key(name);
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("{CLAIM_SELECT} WHERE c.name_key = $1 ORDER BY c.id"),
+                &[&key],
+            )
+            .await?
+            .iter()
+            .map(claim_from_row)
+            .collect()
+    }
+
+    async fn user_author_claims(&self, user_id: i64) -> StoreResult<Vec<AuthorClaim>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("{CLAIM_SELECT} WHERE c.user_id = $1 ORDER BY c.id"),
+                &[&user_id],
+            )
+            .await?
+            .iter()
+            .map(claim_from_row)
+            .collect()
+    }
+
+    async fn pending_author_claims(&self, limit: u32) -> StoreResult<Vec<AuthorClaim>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("{CLAIM_SELECT} WHERE c.status = 'pending' ORDER BY c.id LIMIT $1"),
+                &[&i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(claim_from_row)
+            .collect()
+    }
+
+    async fn decide_author_claim(
+        &self,
+        claim_id: i64,
+        admin_id: i64,
+        confirm: bool,
+    ) -> StoreResult<AuthorClaim> {
+        let client = self.client().await?;
+        let status = if confirm { "confirmed" } else { "rejected" };
+        let n = client
+            .execute(
+                "UPDATE author_claims SET status = $1, decided_at = now(), decided_by = $2 WHERE id = $3",
+                &[&status, &admin_id, &claim_id],
+            )
+            .await
+            .map_err(|e| map_unique(e, "that author name (another account holds it)"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("claim {claim_id}")));
+        }
+        claim_from_row(
+            &client
+                .query_one(&format!("{CLAIM_SELECT} WHERE c.id = $1"), &[&claim_id])
+                .await?,
+        )
+    }
+
+    async fn set_paper_hidden(&self, id: &ArxivId, hidden: bool) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let id = id.base();
+        let n = client
+            .execute(
+                "UPDATE papers SET hidden = $1, modified_at = now() WHERE id = $2 AND hidden <> $1",
+                &[&hidden, &id],
+            )
+            .await?;
+        if n == 0
+            && client
+                .query_opt("SELECT 1 FROM papers WHERE id = $1", &[&id])
+                .await?
+                .is_none()
+        {
+            return Err(StoreError::NotFound(format!("paper {id}")));
+        }
+        Ok(n > 0)
+    }
+
+    async fn hidden_papers(&self, limit: u32) -> StoreResult<Vec<HiddenPaper>> {
+        let client = self.client().await?;
+        Ok(client
+            .query(
+                "SELECT id, title FROM papers WHERE hidden ORDER BY modified_at DESC LIMIT $1",
+                &[&i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(|r| HiddenPaper {
+                id: r.get(0),
+                title: r.get(1),
+            })
+            .collect())
+    }
+
+    async fn set_comment_hidden(&self, id: i64, hidden: bool) -> StoreResult<Option<String>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT paper_id, hidden, deleted FROM comments WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .await?
+        else {
+            return Err(StoreError::NotFound(format!("comment {id}")));
+        };
+        let (paper, was_hidden, deleted): (String, bool, bool) =
+            (row.get(0), row.get(1), row.get(2));
+        if was_hidden == hidden {
+            return Ok(None);
+        }
+        tx.execute(
+            "UPDATE comments SET hidden = $1 WHERE id = $2",
+            &[&hidden, &id],
+        )
+        .await?;
+        if !deleted {
+            let delta: i64 = if hidden { -1 } else { 1 };
+            tx.execute(
+                "UPDATE papers SET local_comments = local_comments + $1, modified_at = now() WHERE id = $2",
+                &[&delta, &paper],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(paper))
+    }
+
+    async fn set_user_suspended(&self, user_id: i64, suspended: bool) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE users SET suspended = $1 WHERE id = $2 AND suspended <> $1",
+                &[&suspended, &user_id],
+            )
+            .await?;
+        if n == 0
+            && tx
+                .query_opt("SELECT 1 FROM users WHERE id = $1", &[&user_id])
+                .await?
+                .is_none()
+        {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        if suspended {
+            tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn suspended_users(&self, limit: u32) -> StoreResult<Vec<User>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE suspended ORDER BY username LIMIT $1"
+                ),
+                &[&i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    async fn set_fullname(&self, user_id: i64, fullname: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE users SET fullname = $1 WHERE id = $2",
+                &[&fullname, &user_id],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        Ok(())
+    }
+
+    async fn set_email(&self, user_id: i64, email: &Email) -> StoreResult<()> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE users SET email = $1 WHERE id = $2",
+                &[&email.as_str(), &user_id],
+            )
+            .await
+            .map_err(|e| map_unique(e, "that email"))?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        Ok(())
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE users SET password_hash = $1 WHERE id = $2",
+                &[&password_hash, &user_id],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        tx.execute(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2",
+            &[&user_id, &keep_session],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_password_reset(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at)
+                 VALUES ($1, $2, now(), $3)",
+                &[&token_hash, &user_id, &expires_at],
+            )
+            .await?;
+        client
+            .execute(
+                "DELETE FROM password_resets WHERE expires_at < now() - interval '7 days'",
+                &[],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn password_reset_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
+                        u.is_admin, u.suspended, u.created_at
+                 FROM password_resets r JOIN users u ON u.id = r.user_id
+                 WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2
+                   AND NOT u.suspended",
+                &[&token_hash, &now],
+            )
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "UPDATE password_resets SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+                   AND user_id IN (SELECT id FROM users WHERE NOT suspended)
+                 RETURNING user_id",
+                &[&token_hash, &now],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user_id: i64 = row.get(0);
+        tx.execute(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+            &[&user_id, &now],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE users SET password_hash = $1 WHERE id = $2",
+            &[&password_hash, &user_id],
+        )
+        .await?;
+        tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
+            .await?;
+        let user = user_from_row(
+            &tx.query_one(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+                &[&user_id],
+            )
+            .await?,
+        )?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE comments SET body = $1, edited_at = now()
+                 WHERE id = $2 AND user_id = $3 AND NOT deleted AND NOT hidden",
+                &[&body, &id, &user_id],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("comment {id}")));
+        }
+        comment_from_row(
+            &client
+                .query_one(&format!("{COMMENT_SELECT} WHERE c.id = $1"), &[&id])
+                .await?,
+        )
     }
 
     // ---- search ----

@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::api::{ApiToken, CreatedApiToken};
 use crate::model::{authors_from_json, authors_to_json};
+use crate::{AuthorClaim, ClaimStatus, HiddenPaper, OrgMember, OrgProfile, OrgRole};
 use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
@@ -33,7 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_api.sql"),
     include_str!("../migrations/sqlite/0004_mail.sql"),
     include_str!("../migrations/sqlite/0005_search.sql"),
-    // 0006 is taken by the community work on another branch; keep this one after it.
+    include_str!("../migrations/sqlite/0006_site.sql"),
     include_str!("../migrations/sqlite/0007_mail_outbox.sql"),
 ];
 
@@ -480,7 +481,7 @@ const USER_COLUMNS_U: &str = "u.id, u.username, u.fullname, u.avatar_url, u.emai
     u.is_admin, u.suspended, u.created_at";
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
-    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted
+    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden
     FROM comments c JOIN users u ON u.id = c.user_id";
 
 fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
@@ -496,6 +497,7 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
         r.get(6)?,
         r.get(9)?,
     );
+    let hidden = r.get(10)?;
     Ok((|| {
         Ok(Comment {
             id,
@@ -508,6 +510,56 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
             created_at: from_ms(created)?,
             edited_at: edited.map(from_ms).transpose()?,
             deleted,
+            hidden,
+        })
+    })())
+}
+
+const ORG_SELECT: &str = "SELECT o.id, o.name, o.fullname, o.avatar_url,
+    (SELECT count(*) FROM org_members m WHERE m.org_id = o.id),
+    (SELECT count(*) FROM daily_entries d JOIN papers p ON p.id = d.paper_id
+      WHERE d.organization_id = o.id AND p.hidden = 0)
+    FROM organizations o";
+
+fn org_from_row(r: &Row<'_>) -> rusqlite::Result<OrgProfile> {
+    Ok(OrgProfile {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        fullname: r.get(2)?,
+        avatar_url: r.get(3)?,
+        members: r.get(4)?,
+        papers: r.get(5)?,
+    })
+}
+
+const CLAIM_SELECT: &str = "SELECT c.id, c.user_id, u.username, u.fullname, c.name, c.name_key,
+    c.status, c.created_at, c.decided_at
+    FROM author_claims c JOIN users u ON u.id = c.user_id";
+
+fn claim_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<AuthorClaim>> {
+    let status: String = r.get(6)?;
+    let created: i64 = r.get(7)?;
+    let decided: Option<i64> = r.get(8)?;
+    let (id, user_id, username, fullname, name, name_key) = (
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    );
+    Ok((|| {
+        Ok(AuthorClaim {
+            id,
+            user_id,
+            username,
+            fullname,
+            name,
+            name_key,
+            status: ClaimStatus::parse(&status)
+                .ok_or_else(|| crate::site::corrupt_status("claim status", &status))?,
+            created_at: from_ms(created)?,
+            decided_at: decided.map(from_ms).transpose()?,
         })
     })())
 }
@@ -537,7 +589,7 @@ impl Store for SqliteStore {
     async fn paper(&self, id: &ArxivId) -> StoreResult<Option<Paper>> {
         let id = id.base().to_owned();
         self.read(move |conn| {
-            let sql = format!("SELECT {PAPER_COLUMNS} WHERE p.id = ?1");
+            let sql = format!("SELECT {PAPER_COLUMNS} WHERE p.id = ?1 AND p.hidden = 0");
             Ok(query_papers(conn, &sql, &[&id])?.pop())
         })
         .await
@@ -882,7 +934,7 @@ impl Store for SqliteStore {
         self.read(move |conn| {
             conn.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS_U} FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.suspended = 0"
             ))?
             .query_row(params![token_hash, now_ms()], user_from_row)
             .optional()?
@@ -906,7 +958,11 @@ impl Store for SqliteStore {
             let tx = conn.transaction()?;
             let paper = c.paper.base().to_owned();
             let exists = tx
-                .query_row("SELECT 1 FROM papers WHERE id = ?1", [&paper], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM papers WHERE id = ?1 AND hidden = 0",
+                    [&paper],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some();
             if !exists {
@@ -990,19 +1046,20 @@ impl Store for SqliteStore {
         let e = entry.clone();
         self.write(move |conn| {
             let n = conn.execute(
-                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id)
-                 SELECT id, ?2, ?3, ?4 FROM papers WHERE id = ?1
+                "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id, organization_id)
+                 SELECT id, ?2, ?3, ?4, ?5 FROM papers WHERE id = ?1 AND hidden = 0
                  ON CONFLICT (paper_id) DO NOTHING",
                 params![
                     paper,
                     e.feed_date.format("%Y-%m-%d").to_string(),
                     ms(e.submitted_at),
-                    e.submitter_id
+                    e.submitter_id,
+                    e.organization_id
                 ],
             )?;
             if n == 0 {
                 let exists = conn
-                    .query_row("SELECT 1 FROM papers WHERE id = ?1", [&paper], |_| Ok(()))
+                    .query_row("SELECT 1 FROM papers WHERE id = ?1 AND hidden = 0", [&paper], |_| Ok(()))
                     .optional()?
                     .is_some();
                 if !exists {
@@ -1623,6 +1680,529 @@ impl Store for SqliteStore {
                 counts.add(&status, n);
             }
             Ok(counts)
+        })
+        .await
+    }
+
+    // ---- site ----
+
+    async fn organization(&self, name: &str) -> StoreResult<Option<OrgProfile>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(&format!("{ORG_SELECT} WHERE o.name = ?1"))?
+                .query_row([&name], org_from_row)
+                .optional()
+                .map_err(StoreError::from)
+        })
+        .await
+    }
+
+    async fn organizations(&self, limit: u32) -> StoreResult<Vec<OrgProfile>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{ORG_SELECT} ORDER BY 6 DESC, 5 DESC, o.name LIMIT ?1"
+            ))?;
+            stmt.query_map([i64::from(limit)], org_from_row)?
+                .map(|r| r.map_err(StoreError::from))
+                .collect()
+        })
+        .await
+    }
+
+    async fn create_organization(
+        &self,
+        name: &str,
+        fullname: &str,
+        creator_id: i64,
+    ) -> StoreResult<OrgProfile> {
+        let (name, fullname) = (name.to_owned(), fullname.to_owned());
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let id: i64 = tx
+                .query_row(
+                    "INSERT INTO organizations (name, fullname) VALUES (?1, ?2) RETURNING id",
+                    params![name, fullname],
+                    |r| r.get(0),
+                )
+                .map_err(|e| map_unique(e, "that organization name"))?;
+            tx.execute(
+                "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, 'admin', ?3)",
+                params![id, creator_id, now_ms()],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    StoreError::NotFound(format!("user {creator_id}"))
+                }
+                e => e.into(),
+            })?;
+            let org = tx.query_row(&format!("{ORG_SELECT} WHERE o.id = ?1"), [id], org_from_row)?;
+            tx.commit()?;
+            Ok(org)
+        })
+        .await
+    }
+
+    async fn org_members(&self, org_id: i64) -> StoreResult<Vec<OrgMember>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT u.id, u.username, u.fullname, u.avatar_url, m.role, m.joined_at
+                 FROM org_members m JOIN users u ON u.id = m.user_id
+                 WHERE m.org_id = ?1
+                 ORDER BY m.role = 'admin' DESC, m.joined_at, u.username",
+            )?;
+            let rows = stmt.query_map([org_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (user_id, username, fullname, avatar_url, role, joined) = r?;
+                Ok(OrgMember {
+                    user_id,
+                    username,
+                    fullname,
+                    avatar_url,
+                    role: OrgRole::parse(&role)
+                        .ok_or_else(|| crate::site::corrupt_status("role", &role))?,
+                    joined_at: from_ms(joined)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<OrgProfile>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{ORG_SELECT} WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = ?1)
+                 ORDER BY o.name"
+            ))?;
+            stmt.query_map([user_id], org_from_row)?
+                .map(|r| r.map_err(StoreError::from))
+                .collect()
+        })
+        .await
+    }
+
+    async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3)
+                 ON CONFLICT DO NOTHING",
+                params![org_id, user_id, now_ms()],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    StoreError::NotFound("organization or user".into())
+                }
+                e => e.into(),
+            })
+        })
+        .await
+    }
+
+    async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let role: Option<String> = tx
+                .query_row(
+                    "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                    params![org_id, user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(role) = role else {
+                return Ok(false);
+            };
+            if role == "admin" {
+                let (admins, members): (i64, i64) = tx.query_row(
+                    "SELECT count(*) FILTER (WHERE role = 'admin'), count(*)
+                     FROM org_members WHERE org_id = ?1",
+                    [org_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                if admins == 1 && members > 1 {
+                    return Err(StoreError::Conflict(
+                        "the last administrator cannot leave while others are members".into(),
+                    ));
+                }
+            }
+            tx.execute(
+                "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_author(&self, user_id: i64, name: &str) -> StoreResult<AuthorClaim> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let key = author_key(&name);
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO author_claims (user_id, name_key, name, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (user_id, name_key) DO NOTHING",
+                params![user_id, key, name, now_ms()],
+            )?;
+            let claim = tx.query_row(
+                &format!("{CLAIM_SELECT} WHERE c.user_id = ?1 AND c.name_key = ?2"),
+                params![user_id, key],
+                claim_from_row,
+            )??;
+            tx.commit()?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn author_claims(&self, name: &str) -> StoreResult<Vec<AuthorClaim>> {
+        let key = author_key(name);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{CLAIM_SELECT} WHERE c.name_key = ?1 ORDER BY c.id"
+            ))?;
+            stmt.query_map([&key], claim_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|c| c))
+                .collect()
+        })
+        .await
+    }
+
+    async fn user_author_claims(&self, user_id: i64) -> StoreResult<Vec<AuthorClaim>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{CLAIM_SELECT} WHERE c.user_id = ?1 ORDER BY c.id"
+            ))?;
+            stmt.query_map([user_id], claim_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|c| c))
+                .collect()
+        })
+        .await
+    }
+
+    async fn pending_author_claims(&self, limit: u32) -> StoreResult<Vec<AuthorClaim>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{CLAIM_SELECT} WHERE c.status = 'pending' ORDER BY c.id LIMIT ?1"
+            ))?;
+            stmt.query_map([i64::from(limit)], claim_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|c| c))
+                .collect()
+        })
+        .await
+    }
+
+    async fn decide_author_claim(
+        &self,
+        claim_id: i64,
+        admin_id: i64,
+        confirm: bool,
+    ) -> StoreResult<AuthorClaim> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let status = if confirm { "confirmed" } else { "rejected" };
+            let n = tx
+                .execute(
+                    "UPDATE author_claims SET status = ?1, decided_at = ?2, decided_by = ?3 WHERE id = ?4",
+                    params![status, now_ms(), admin_id, claim_id],
+                )
+                .map_err(|e| map_unique(e, "that author name (another account holds it)"))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("claim {claim_id}")));
+            }
+            let claim = tx.query_row(
+                &format!("{CLAIM_SELECT} WHERE c.id = ?1"),
+                [claim_id],
+                claim_from_row,
+            )??;
+            tx.commit()?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn set_paper_hidden(&self, id: &ArxivId, hidden: bool) -> StoreResult<bool> {
+        let id = id.base().to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE papers SET hidden = ?1, modified_at = ?2 WHERE id = ?3 AND hidden <> ?1",
+                params![hidden, now_ms(), id],
+            )?;
+            if n == 0
+                && conn
+                    .query_row("SELECT 1 FROM papers WHERE id = ?1", [&id], |_| Ok(()))
+                    .optional()?
+                    .is_none()
+            {
+                return Err(StoreError::NotFound(format!("paper {id}")));
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn hidden_papers(&self, limit: u32) -> StoreResult<Vec<HiddenPaper>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, title FROM papers WHERE hidden = 1 ORDER BY modified_at DESC LIMIT ?1",
+            )?;
+            stmt.query_map([i64::from(limit)], |r| {
+                Ok(HiddenPaper {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                })
+            })?
+            .map(|r| r.map_err(StoreError::from))
+            .collect()
+        })
+        .await
+    }
+
+    async fn set_comment_hidden(&self, id: i64, hidden: bool) -> StoreResult<Option<String>> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let row: Option<(String, bool, bool)> = tx
+                .query_row(
+                    "SELECT paper_id, hidden, deleted FROM comments WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((paper, was_hidden, deleted)) = row else {
+                return Err(StoreError::NotFound(format!("comment {id}")));
+            };
+            if was_hidden == hidden {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE comments SET hidden = ?1 WHERE id = ?2",
+                params![hidden, id],
+            )?;
+            if !deleted {
+                let delta = if hidden { -1 } else { 1 };
+                tx.execute(
+                    "UPDATE papers SET local_comments = local_comments + ?1, modified_at = ?2 WHERE id = ?3",
+                    params![delta, now_ms(), paper],
+                )?;
+            }
+            tx.commit()?;
+            Ok(Some(paper))
+        })
+        .await
+    }
+
+    async fn set_user_suspended(&self, user_id: i64, suspended: bool) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE users SET suspended = ?1 WHERE id = ?2 AND suspended <> ?1",
+                params![suspended, user_id],
+            )?;
+            if n == 0
+                && tx
+                    .query_row("SELECT 1 FROM users WHERE id = ?1", [user_id], |_| Ok(()))
+                    .optional()?
+                    .is_none()
+            {
+                return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            if suspended {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+            }
+            tx.commit()?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn suspended_users(&self, limit: u32) -> StoreResult<Vec<User>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE suspended = 1 ORDER BY username LIMIT ?1"
+            ))?;
+            stmt.query_map([i64::from(limit)], user_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|u| u))
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_fullname(&self, user_id: i64, fullname: &str) -> StoreResult<()> {
+        let fullname = fullname.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE users SET fullname = ?1 WHERE id = ?2",
+                params![fullname, user_id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_email(&self, user_id: i64, email: &Email) -> StoreResult<()> {
+        let email = email.as_str().to_owned();
+        self.write(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE users SET email = ?1 WHERE id = ?2",
+                    params![email, user_id],
+                )
+                .map_err(|e| map_unique(e, "that email"))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()> {
+        let hash = password_hash.to_owned();
+        let keep = keep_session.map(str::to_owned);
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![hash, user_id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {user_id}")));
+            }
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+                params![user_id, keep],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_password_reset(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, user_id, now_ms(), ms(expires_at)],
+            )?;
+            // Old links are swept as new ones are made.
+            conn.execute(
+                "DELETE FROM password_resets WHERE expires_at < ?1",
+                [now_ms() - 7 * 24 * 3600 * 1000],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn password_reset_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS_U} FROM password_resets r JOIN users u ON u.id = r.user_id
+                 WHERE r.token_hash = ?1 AND r.used_at IS NULL AND r.expires_at > ?2
+                   AND u.suspended = 0"
+            ))?
+            .query_row(params![token_hash, ms(now)], user_from_row)
+            .optional()?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let (token_hash, hash) = (token_hash.to_owned(), password_hash.to_owned());
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let user_id: Option<i64> = tx
+                .query_row(
+                    "UPDATE password_resets SET used_at = ?2
+                     WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+                       AND user_id IN (SELECT id FROM users WHERE suspended = 0)
+                     RETURNING user_id",
+                    params![token_hash, ms(now)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(user_id) = user_id else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE password_resets SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
+                params![user_id, ms(now)],
+            )?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![hash, user_id],
+            )?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+            let user = tx.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [user_id],
+                user_from_row,
+            )??;
+            tx.commit()?;
+            Ok(Some(user))
+        })
+        .await
+    }
+
+    async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment> {
+        let body = body.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE comments SET body = ?1, edited_at = ?2
+                 WHERE id = ?3 AND user_id = ?4 AND deleted = 0 AND hidden = 0",
+                params![body, now_ms(), id, user_id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("comment {id}")));
+            }
+            let comment = tx.query_row(
+                &format!("{COMMENT_SELECT} WHERE c.id = ?1"),
+                [id],
+                comment_from_row,
+            )??;
+            tx.commit()?;
+            Ok(comment)
         })
         .await
     }

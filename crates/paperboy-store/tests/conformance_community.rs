@@ -213,6 +213,7 @@ async fn a_duplicate_submission_lands_on_the_existing_entry(store: Arc<dyn Store
         feed_date: day,
         submitted_at: Utc::now(),
         submitter_id: uid,
+        organization_id: None,
     };
     assert!(
         store

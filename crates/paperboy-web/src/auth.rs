@@ -182,6 +182,25 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// A signed-in administrator (`paperboy user create --admin`); anyone else is refused.
+#[derive(Debug, Clone)]
+pub struct Admin(pub User);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
+        if user.is_admin {
+            Ok(Admin(user))
+        } else {
+            Err(AppError::Forbidden(
+                "Only an administrator can do this.".into(),
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

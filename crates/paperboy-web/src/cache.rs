@@ -25,11 +25,21 @@ struct Entry {
     html: std::sync::Arc<str>,
 }
 
+/// How long a paper's similar papers are kept (the vectors change only as papers arrive).
+const SIMILAR_TTL: Duration = Duration::from_secs(60);
+
+/// A similar paper as a paper page links it: base id, title as HTML, upvotes.
+pub type SimilarLink = (String, String, i64);
+
+/// A paper's similar papers: when found, in which generation, the links.
+type SimilarEntry = (Instant, u64, std::sync::Arc<[SimilarLink]>);
+
 /// The cache.
 #[derive(Debug, Default)]
 pub struct PageCache {
     generation: AtomicU64,
     pages: Mutex<HashMap<String, Entry>>,
+    similar: Mutex<HashMap<String, SimilarEntry>>,
 }
 
 impl PageCache {
@@ -63,6 +73,30 @@ impl PageCache {
                 html: html.into(),
             },
         );
+    }
+
+    /// A paper's similar papers, if found recently and nothing changed since.
+    pub fn similar(&self, id: &str) -> Option<std::sync::Arc<[SimilarLink]>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let map = self
+            .similar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (at, entry_generation, links) = map.get(id)?;
+        (*entry_generation == generation && at.elapsed() < SIMILAR_TTL).then(|| links.clone())
+    }
+
+    /// Keeps a paper's similar papers.
+    pub fn put_similar(&self, id: String, links: std::sync::Arc<[SimilarLink]>) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut map = self
+            .similar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= CAPACITY * 4 {
+            map.clear();
+        }
+        map.insert(id, (Instant::now(), generation, links));
     }
 
     /// Forgets every page: something they show has changed.

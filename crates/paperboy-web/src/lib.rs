@@ -15,6 +15,7 @@ pub mod math;
 pub mod pages;
 pub mod ratelimit;
 mod state;
+pub mod submit;
 
 use std::future::Future;
 
@@ -61,6 +62,44 @@ pub fn router(state: AppState) -> Router {
             get(pages::account::show_signup).post(pages::account::sign_up),
         )
         .route("/signout", post(pages::account::sign_out))
+        .route(
+            "/reset",
+            get(pages::account::show_reset_request).post(pages::account::request_reset),
+        )
+        .route(
+            "/reset/{token}",
+            get(pages::account::show_reset).post(pages::account::reset_password),
+        )
+        .route("/settings/profile", post(pages::account::save_profile))
+        .route("/settings/email", post(pages::account::save_email))
+        .route("/settings/password", post(pages::account::save_password))
+        .route("/comments/{id}/edit", post(pages::community::edit_comment))
+        .route(
+            "/orgs/new",
+            get(pages::orgs::show_new).post(pages::orgs::create),
+        )
+        .route("/orgs/{name}/join", post(pages::orgs::join))
+        .route("/orgs/{name}/leave", post(pages::orgs::leave))
+        .route("/authors/{name}/claim", post(pages::people::claim_author))
+        .route("/admin/claims/{id}", post(pages::admin::decide_claim))
+        .route("/admin/papers/{id}/hide", post(pages::admin::hide_paper))
+        .route("/admin/papers/{id}/show", post(pages::admin::show_paper))
+        .route(
+            "/admin/comments/{id}/hide",
+            post(pages::admin::hide_comment),
+        )
+        .route(
+            "/admin/comments/{id}/show",
+            post(pages::admin::show_comment),
+        )
+        .route(
+            "/admin/users/{username}/suspend",
+            post(pages::admin::suspend_user),
+        )
+        .route(
+            "/admin/users/{username}/unsuspend",
+            post(pages::admin::unsuspend_user),
+        )
         .route("/settings/tokens", post(pages::account::create_token))
         .route(
             "/settings/tokens/{id}/revoke",
@@ -80,6 +119,11 @@ pub fn router(state: AppState) -> Router {
         .route("/papers/{id}", get(pages::paper::show_paper))
         .route("/settings", get(pages::account::show_settings))
         .route("/search", get(pages::search::show_search))
+        .route("/orgs", get(pages::orgs::list))
+        .route("/orgs/{name}", get(pages::orgs::show))
+        .route("/authors/{name}", get(pages::people::show_author))
+        .route("/users/{username}", get(pages::people::show_user))
+        .route("/admin", get(pages::admin::dashboard))
         .route("/static/style.css", get(pages::assets::stylesheet))
         .route("/healthz", get(pages::assets::health))
         .merge(forms)

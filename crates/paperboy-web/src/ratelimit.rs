@@ -26,6 +26,10 @@ pub enum Action {
     /// Subscription requests naming one address, from anywhere: what keeps a form from being
     /// used to flood somebody's inbox with confirmations.
     SubscribeAddress,
+    /// Password reset emails asked for.
+    PasswordReset,
+    /// Account and organization changes (settings, new organizations, claims, joins).
+    Account,
 }
 
 impl Action {
@@ -38,6 +42,8 @@ impl Action {
             Self::Vote => (60, Duration::from_secs(60)),
             Self::Subscribe => (10, Duration::from_secs(3600)),
             Self::SubscribeAddress => (3, Duration::from_secs(3600)),
+            Self::PasswordReset => (5, Duration::from_secs(3600)),
+            Self::Account => (30, Duration::from_secs(600)),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! SQLite file; `POST /api/papers/index` fetches from a local fake of the arXiv API that
 //! serves a recorded response.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -9,31 +11,11 @@ use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper, OrgRef, UserRef,
 use paperboy_store::{NewUser, Store};
 use serde_json::Value;
 
-const ARXIV_FIXTURE: &str = include_str!("../../paperboy-ingest/tests/fixtures/arxiv_query.xml");
-
 struct TestApp {
     base: String,
     http: reqwest::Client,
     store: Arc<dyn Store>,
     dir: tempfile::TempDir,
-}
-
-async fn fake_arxiv() -> String {
-    let app = axum::Router::new().route(
-        "/api/query",
-        axum::routing::get(|| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/atom+xml")],
-                ARXIV_FIXTURE,
-            )
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
 }
 
 impl TestApp {
@@ -49,7 +31,7 @@ impl TestApp {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let arxiv = paperboy_ingest::ArxivClient::new(
-            &fake_arxiv().await,
+            &common::fake_arxiv().await,
             std::time::Duration::from_millis(1),
         );
         let state = paperboy_web::AppState::new(store.clone()).with_arxiv(arxiv);
@@ -213,6 +195,19 @@ async fn daily_items_have_the_huggingface_shape() {
         .json("/api/daily_papers?month=2025-10&submitter=nobody")
         .await;
     assert_eq!(ids(&nobody).len(), 0);
+    // A submitter without a window: all their papers, across days, newest first, paged.
+    let r = app.get("/api/daily_papers?submitter=akhaliq&limit=3").await;
+    let link = r.headers()["link"].to_str().expect("link").to_owned();
+    assert_eq!(
+        link,
+        "</api/daily_papers?submitter=akhaliq&p=1&limit=3>; rel=\"next\""
+    );
+    let all: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(ids(&all), ["2510.00004", "2510.00003", "2510.00002"]);
+    let (_, rest) = app
+        .json("/api/daily_papers?submitter=akhaliq&p=1&limit=3")
+        .await;
+    assert_eq!(ids(&rest), ["2510.00001"]);
 }
 
 #[tokio::test]
@@ -492,6 +487,7 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
         "/api/papers",
         "/api/papers/search",
         "/api/papers/{id}",
+        "/api/papers/{id}/similar",
         "/api/papers/index",
         "/api/arxiv/{id}/repos",
         "/papers/{id}.md",

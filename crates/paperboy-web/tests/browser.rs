@@ -4,6 +4,8 @@
 //! names and comments are hostile, and checks that no injected script ran.
 //! Screenshots land in `$CARGO_TARGET_TMPDIR/screenshots/`.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,8 +16,6 @@ use chrono::{NaiveDate, Utc};
 use fantoccini::{Client, ClientBuilder, Locator};
 use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper, OrgRef, UserRef};
 use paperboy_store::Store;
-
-const ARXIV_FEED: &str = include_str!("../../paperboy-ingest/tests/fixtures/arxiv_query.xml");
 
 /// The marker every hostile payload tries to set.
 const PWNED: &str = "window.__pwned";
@@ -105,25 +105,12 @@ async fn start_driver() -> Option<(Driver, Client)> {
     }
 }
 
-async fn fake_arxiv() -> String {
-    let app = axum::Router::new().route(
-        "/api/query",
-        axum::routing::get(|| async { ([("content-type", "application/atom+xml")], ARXIV_FEED) }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
-}
-
 async fn spawn_app() -> (String, Arc<dyn Store>, tempfile::TempDir) {
     let (store, dir) = paperboy_testkit::sqlite_store().await;
     let mut state = paperboy_web::AppState::new(store.clone());
     // Plain http on loopback: cookies without `Secure` so every browser keeps them.
     state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
-    state.arxiv = paperboy_ingest::ArxivClient::new(&fake_arxiv().await, Duration::ZERO);
+    state.arxiv = paperboy_ingest::ArxivClient::new(&common::fake_arxiv().await, Duration::ZERO);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -1,16 +1,12 @@
 //! RSS 2.0 and Atom feeds, served by the real app and parsed back with `feed-rs`.
 
-use std::sync::Arc;
+mod common;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper, OrgRef, UserRef};
-use paperboy_store::Store;
 
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+/// The shared harness over three papers of two days, two of them from one organization.
+struct TestApp(common::TestApp);
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -49,13 +45,8 @@ fn daily(id: &str, date: &str, votes: i64, title: &str, org: Option<&str>) -> Ne
 
 impl TestApp {
     async fn spawn() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = Arc::new(
-            paperboy_store::sqlite::SqliteStore::open(&dir.path().join("feeds.sqlite"))
-                .await
-                .expect("open store"),
-        );
-        store
+        let app = common::TestApp::spawn().await;
+        app.store
             .upsert_papers(&[
                 daily(
                     "2510.00001",
@@ -75,25 +66,11 @@ impl TestApp {
             ])
             .await
             .expect("seed");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = paperboy_web::AppState::new(store);
-        tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
-        Self {
-            base,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
+        Self(app)
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request")
+        self.0.get(path).await
     }
 
     /// Fetches a feed in both formats, checks the content types, parses both and returns
@@ -125,7 +102,7 @@ impl TestApp {
                 .collect();
             for e in &feed.entries {
                 let link = &e.links.first().expect("entry link").href;
-                assert!(link.starts_with(&self.base), "absolute link {link}");
+                assert!(link.starts_with(&self.0.base), "absolute link {link}");
                 assert!(e.summary.is_some(), "entries have a summary");
             }
             if format == "atom" {

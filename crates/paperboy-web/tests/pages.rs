@@ -1,58 +1,10 @@
 //! The pages, served by the real app on a random port over a real SQLite file.
 
-use std::sync::Arc;
+mod common;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use common::TestApp;
 use paperboy_core::{ArxivId, NewAuthor, NewFeedEntry, NewPaper, OrgRef, UserRef};
-use paperboy_store::Store;
-
-struct TestApp {
-    base: String,
-    http: reqwest::Client,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestApp {
-    async fn spawn() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = Arc::new(
-            paperboy_store::sqlite::SqliteStore::open(&dir.path().join("web.sqlite"))
-                .await
-                .expect("open store"),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = paperboy_web::AppState::new(store.clone());
-        tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        Self {
-            base,
-            http,
-            store,
-            _dir: dir,
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    async fn page(&self, path: &str) -> (u16, String) {
-        let r = self.get(path).await;
-        let status = r.status().as_u16();
-        (status, r.text().await.expect("body"))
-    }
-}
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -340,7 +292,7 @@ async fn the_search_page_shows_engine_results_with_highlights_and_escapes_the_qu
         paperboy_search::SearchEngine::open(&dir.path().join("data"), embedder).expect("engine");
     engine.catch_up(store.as_ref()).await.expect("catch up");
     let mut state = paperboy_web::AppState::new(store.clone());
-    state.search = Some(Arc::new(engine));
+    state.search = Some(std::sync::Arc::new(engine));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

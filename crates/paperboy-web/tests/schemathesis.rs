@@ -3,6 +3,8 @@
 //! and zero schema violations, or the test fails. Writes are fuzzed with a real token. Skips (via `paperboy_testkit::skip`) when
 //! the venv is missing. `PAPERBOY_SCHEMATHESIS_SEED` picks another seed (default 4).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -52,26 +54,6 @@ fn paper(i: u32) -> NewPaper {
     p
 }
 
-const ARXIV_FIXTURE: &str = include_str!("../../paperboy-ingest/tests/fixtures/arxiv_query.xml");
-
-async fn fake_arxiv() -> String {
-    let app = axum::Router::new().route(
-        "/api/query",
-        axum::routing::get(|| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/atom+xml")],
-                ARXIV_FIXTURE,
-            )
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let schemathesis = venv().join("bin/schemathesis");
@@ -113,8 +95,10 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         .await
         .expect("token")
         .secret;
-    let arxiv =
-        paperboy_ingest::ArxivClient::new(&fake_arxiv().await, std::time::Duration::from_millis(1));
+    let arxiv = paperboy_ingest::ArxivClient::new(
+        &common::fake_arxiv().await,
+        std::time::Duration::from_millis(1),
+    );
     let state = paperboy_web::AppState::new(store).with_arxiv(arxiv);
     tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
 

@@ -7,12 +7,12 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
-use paperboy_core::{ArxivId, NewFeedEntry, UserRef};
+use paperboy_core::ArxivId;
 
 use super::dto::{self, IndexRequest, PaperInfo};
 use super::{ApiError, ApiUser, json_bytes};
 use crate::AppState;
+use crate::submit::SubmitError;
 
 fn json_rejection(e: JsonRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -75,42 +75,18 @@ pub async fn index_paper(
             super::WRITES_PER_MINUTE
         )));
     }
-    if let Some(existing) = state.store.paper(&id).await?
-        && existing.feed.is_some()
-    {
-        return paper_json(StatusCode::OK, &existing);
+    match crate::submit::submit_paper(&state, &id, &user, None).await {
+        Ok(done) if done.added => paper_json(StatusCode::CREATED, &done.paper),
+        Ok(done) => paper_json(StatusCode::OK, &done.paper),
+        Err(SubmitError::NotOnArxiv(id)) => Err(ApiError::NotFound(format!(
+            "arXiv does not know the paper {id}"
+        ))),
+        Err(SubmitError::Removed(id)) => Err(ApiError::NotFound(format!(
+            "the paper {id} was removed by this site's moderators"
+        ))),
+        Err(SubmitError::Unreachable(_)) => Err(ApiError::BadGateway(
+            "arXiv could not be reached; try again later".into(),
+        )),
+        Err(SubmitError::Store(e)) => Err(e.into()),
     }
-    let fetched = state
-        .arxiv
-        .fetch_ids(std::slice::from_ref(&id))
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "arXiv fetch for /api/papers/index failed");
-            ApiError::BadGateway("arXiv could not be reached; try again later".into())
-        })?;
-    let mut paper = fetched
-        .into_iter()
-        .find(|p| p.id.base() == id.base())
-        .ok_or_else(|| ApiError::NotFound(format!("arXiv does not know the paper {id}")))?;
-    let now = Utc::now();
-    paper.feed = Some(NewFeedEntry {
-        feed_date: now.date_naive(),
-        submitted_at: now,
-        submitter: Some(UserRef {
-            username: user.username.clone(),
-            fullname: user.fullname.clone(),
-            avatar_url: user.avatar_url.clone(),
-        }),
-        organization: None,
-    });
-    state
-        .store
-        .upsert_papers(std::slice::from_ref(&paper))
-        .await?;
-    let stored = state
-        .store
-        .paper(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("the paper {id} vanished")))?;
-    paper_json(StatusCode::CREATED, &stored)
 }

@@ -14,6 +14,7 @@ pub mod dto;
 mod index;
 mod markdown;
 mod papers;
+mod similar;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -188,6 +189,7 @@ pub fn routes() -> Router<AppState> {
             post(index::index_paper).layer(DefaultBodyLimit::max(MAX_API_BODY_BYTES)),
         )
         .route("/api/papers/{id}", get(papers::get_paper))
+        .route("/api/papers/{id}/similar", get(similar::similar_papers))
         .route("/api/arxiv/{id}/repos", get(papers::get_repos))
         .route("/api/openapi.json", get(openapi_json))
         .route("/api", any(api_not_found))
@@ -209,10 +211,11 @@ pub fn routes() -> Router<AppState> {
         papers::search_papers,
         papers::get_paper,
         papers::get_repos,
+        similar::similar_papers,
         index::index_paper,
         markdown::paper_markdown_doc,
     ),
-    components(schemas(dto::ErrorBody, dto::DailyItem, dto::SearchItem, dto::PaperInfo, dto::Repos, dto::IndexRequest)),
+    components(schemas(dto::ErrorBody, dto::DailyItem, dto::SearchItem, dto::PaperInfo, dto::Repos, dto::IndexRequest, similar::SimilarItem)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -46,7 +46,7 @@ impl Params {
     }
 
     /// An integer parameter within `min..=max`, `default` when absent.
-    fn int(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+    pub(crate) fn int(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
         let Some(raw) = self.get(key) else {
             return Ok(default);
         };
@@ -217,6 +217,8 @@ pub async fn list_daily_papers(
     }
     let window = match window {
         Some(w) => w,
+        // A submitter's papers without a window: all of them, newest first by default.
+        None if submitter.is_some() => all_days(),
         None => match state.store.latest_feed_date().await? {
             Some(d) => DateWindow::Day(d),
             None => return Ok(json_bytes(StatusCode::OK, "[]")),
@@ -249,7 +251,10 @@ pub async fn list_daily_papers(
             // The API's parameters never name a free range of days.
             DateWindow::Range { .. } => "range",
         };
-        let mut pairs = vec![(kind, window.to_string())];
+        let mut pairs = Vec::new();
+        if kind != "range" {
+            pairs.push((kind, window.to_string()));
+        }
         if let Some(s) = &submitter {
             pairs.push(("submitter", s.clone()));
         }
@@ -267,6 +272,14 @@ pub async fn list_daily_papers(
     state.api.cache.put(key, cached.clone());
     state.api.cache.put(raw_key, cached.clone());
     Ok(page_response(cached))
+}
+
+/// Every day of the list (bounded: both backends compare these as ISO dates).
+fn all_days() -> DateWindow {
+    DateWindow::Range {
+        start: chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default(),
+        end: chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default(),
+    }
 }
 
 /// `GET /api/papers`: the catalogue, newest first, by cursor.

@@ -359,15 +359,15 @@ async fn organization(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
-    let papers = state.store.feed_by_organization(&name, FEED_LIMIT).await?;
-    let Some(org) = papers
-        .iter()
-        .find_map(|p| p.feed.as_ref()?.organization.clone())
-    else {
+    let Some(org) = state.store.organization(&name).await? else {
         return Err(AppError::NotFound(format!(
-            "No papers were submitted for an organization named {name}."
+            "There is no organization named {name}."
         )));
     };
+    let papers = state
+        .store
+        .feed_by_organization(&org.name, FEED_LIMIT)
+        .await?;
     let path_name = encode_segment(&org.name);
     let info = FeedInfo {
         title: format!("Papers from {}", org.fullname),

@@ -58,6 +58,32 @@ struct SettingsPage {
     tokens: Vec<TokenRow>,
     /// A token just created: its secret, shown this once.
     new_secret: Option<String>,
+    /// What the last change did, or what was wrong with it.
+    notice: Option<Notice>,
+}
+
+/// A message at the top of the settings page.
+pub struct Notice {
+    /// An error (shown as an alert) rather than a confirmation.
+    pub error: bool,
+    /// The text.
+    pub text: String,
+}
+
+impl Notice {
+    fn ok(text: &str) -> Option<Self> {
+        Some(Self {
+            error: false,
+            text: text.into(),
+        })
+    }
+
+    fn error(text: impl Into<String>) -> Option<Self> {
+        Some(Self {
+            error: true,
+            text: text.into(),
+        })
+    }
 }
 
 /// The sign-in form's fields.
@@ -253,7 +279,7 @@ pub async fn show_settings(
     SignedIn(user): SignedIn,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
-    render_settings(&state, user, ctx, None).await
+    render_settings(&state, user, ctx, None, None).await
 }
 
 async fn render_settings(
@@ -261,7 +287,13 @@ async fn render_settings(
     user: paperboy_store::User,
     ctx: Ctx,
     new_secret: Option<String>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
+    let status = if notice.as_ref().is_some_and(|n| n.error) {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
     let tokens = state
         .store
         .api_tokens(user.id)
@@ -284,9 +316,11 @@ async fn render_settings(
         email: user.email.unwrap_or_default(),
         tokens,
         new_secret,
+        notice,
     };
     // The page may hold a secret shown once: never cache it.
     Ok((
+        status,
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Html(page.render()?),
     )
@@ -313,7 +347,7 @@ pub async fn create_token(
         ));
     }
     let created = state.store.create_api_token(user.id, name).await?;
-    render_settings(&state, user, ctx, Some(created.secret)).await
+    render_settings(&state, user, ctx, Some(created.secret), None).await
 }
 
 /// `POST /settings/tokens/{id}/revoke`
@@ -326,4 +360,339 @@ pub async fn revoke_token(
         return Err(AppError::NotFound("You have no such token.".into()));
     }
     Ok(Redirect::to("/settings").into_response())
+}
+
+/// The profile form.
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    fullname: String,
+}
+
+/// `POST /settings/profile`: changes the display name.
+pub async fn save_profile(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+    Form(form): Form<ProfileForm>,
+) -> Result<Response, AppError> {
+    let fullname = form.fullname.trim();
+    if fullname.is_empty() || fullname.chars().count() > 100 {
+        return render_settings(
+            &state,
+            user,
+            ctx,
+            None,
+            Notice::error("A name has 1 to 100 characters."),
+        )
+        .await;
+    }
+    state
+        .limiter
+        .check(Action::Account, Client::User(user.id))?;
+    state.store.set_fullname(user.id, fullname).await?;
+    state.pages.invalidate();
+    let user = reload(&state, user.id).await?;
+    render_settings(&state, user, ctx, None, Notice::ok("Your name was saved.")).await
+}
+
+async fn reload(state: &AppState, id: i64) -> Result<paperboy_store::User, AppError> {
+    state
+        .store
+        .user_by_id(id)
+        .await?
+        .ok_or(AppError::SignInRequired)
+}
+
+/// The email form: the new address and the current password.
+#[derive(Debug, Deserialize)]
+pub struct EmailForm {
+    email: String,
+    password: String,
+}
+
+/// `POST /settings/email`: changes the email, given the current password.
+pub async fn save_email(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+    Form(form): Form<EmailForm>,
+) -> Result<Response, AppError> {
+    state
+        .limiter
+        .check(Action::Account, Client::User(user.id))?;
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            return render_settings(&state, user, ctx, None, Notice::error(e.to_string())).await;
+        }
+    };
+    if !verify_password(form.password, user.password_hash.clone()).await {
+        return render_settings(
+            &state,
+            user,
+            ctx,
+            None,
+            Notice::error("Your current password is not right."),
+        )
+        .await;
+    }
+    match state.store.set_email(user.id, &email).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return render_settings(
+                &state,
+                user,
+                ctx,
+                None,
+                Notice::error("That address cannot be used for this account."),
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let user = reload(&state, user.id).await?;
+    render_settings(
+        &state,
+        user,
+        ctx,
+        None,
+        Notice::ok("Your email was changed."),
+    )
+    .await
+}
+
+/// The password form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+}
+
+/// `POST /settings/password`: changes the password, given the current one, and signs out
+/// every other session.
+pub async fn save_password(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    headers: HeaderMap,
+    ctx: Ctx,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    state
+        .limiter
+        .check(Action::Account, Client::User(user.id))?;
+    if let Err(e) = check_password_rules(&form.new) {
+        return render_settings(&state, user, ctx, None, Notice::error(e)).await;
+    }
+    if !verify_password(form.current, user.password_hash.clone()).await {
+        return render_settings(
+            &state,
+            user,
+            ctx,
+            None,
+            Notice::error("Your current password is not right."),
+        )
+        .await;
+    }
+    let hash = hash_password(form.new).await?;
+    let keep = cookie(&headers, state.cookies.session_name()).map(token_hash);
+    state
+        .store
+        .set_password(user.id, &hash, keep.as_deref())
+        .await?;
+    let user = reload(&state, user.id).await?;
+    render_settings(
+        &state,
+        user,
+        ctx,
+        None,
+        Notice::ok("Your password was changed; your other sessions were signed out."),
+    )
+    .await
+}
+
+// ---- password reset ----
+
+/// How long a reset link works.
+pub const RESET_TTL_MINUTES: i64 = 60;
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    ctx: Ctx,
+    /// The link's token when choosing the new password; `None` when asking for a link.
+    token: Option<String>,
+    error: Option<String>,
+    done: bool,
+}
+
+fn reset_page(
+    ctx: Ctx,
+    status: axum::http::StatusCode,
+    token: Option<String>,
+    error: Option<String>,
+    done: bool,
+) -> Result<Response, AppError> {
+    let html = ResetPage {
+        ctx,
+        token,
+        error,
+        done,
+    }
+    .render()?;
+    Ok((
+        status,
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // The token is in the URL: keep it out of Referer headers.
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+        ],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// `GET /reset`: asks for the account's email.
+pub async fn show_reset_request(ctx: Ctx) -> Result<Response, AppError> {
+    reset_page(ctx, axum::http::StatusCode::OK, None, None, false)
+}
+
+/// The reset request form.
+#[derive(Debug, Deserialize)]
+pub struct ResetRequestForm {
+    email: String,
+}
+
+/// `POST /reset`: mails a single-use link (an hour) if an account has this address. The
+/// answer is the same whether or not one does, and the mail goes out in the background so
+/// the answer takes as long either way.
+pub async fn request_reset(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ctx: Ctx,
+    Form(form): Form<ResetRequestForm>,
+) -> Result<Response, AppError> {
+    state
+        .limiter
+        .check(Action::PasswordReset, Client::Ip(addr.ip()))?;
+    let Ok(email) = Email::parse(&form.email) else {
+        return reset_page(
+            ctx,
+            axum::http::StatusCode::BAD_REQUEST,
+            None,
+            Some("That is not an email address.".into()),
+            false,
+        );
+    };
+    let Some(mail) = state.mail.clone() else {
+        return reset_page(
+            ctx,
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            Some("This site sends no email; ask its administrator to reset your password.".into()),
+            false,
+        );
+    };
+    let user = state
+        .store
+        .user_by_email(email.as_str())
+        .await?
+        .filter(|u| u.password_hash.is_some() && !u.suspended);
+    if let Some(user) = user {
+        let token = new_token();
+        state
+            .store
+            .create_password_reset(
+                user.id,
+                &token_hash(&token),
+                Utc::now() + Duration::minutes(RESET_TTL_MINUTES),
+            )
+            .await?;
+        let site_name = state.site_name.to_string();
+        tokio::spawn(async move {
+            let url = format!("{}/reset/{token}", mail.site().base_url);
+            let text = format!(
+                "Hello {name},\n\nSomeone (we hope you) asked to reset the password of your \
+                 {site_name} account @{username}. Choose a new one here:\n\n{url}\n\n\
+                 The link works once, for {RESET_TTL_MINUTES} minutes. If you did not ask, \
+                 ignore this message: your password stays as it is.\n",
+                name = user.fullname,
+                username = user.username,
+            );
+            let subject = format!("Reset your {site_name} password");
+            if let Err(e) = mail
+                .send_account_message(user.email.as_deref().unwrap_or_default(), &subject, text)
+                .await
+            {
+                tracing::warn!(error = %e, user = user.id, "password reset email not sent");
+            }
+        });
+    }
+    reset_page(ctx, axum::http::StatusCode::OK, None, None, true)
+}
+
+/// `GET /reset/{token}`: the new-password form, if the link is still good.
+pub async fn show_reset(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    if state
+        .store
+        .password_reset_user(&token_hash(&token), Utc::now())
+        .await?
+        .is_none()
+    {
+        return reset_page(
+            ctx,
+            axum::http::StatusCode::NOT_FOUND,
+            None,
+            Some("This reset link was used already or has expired. Ask for a new one.".into()),
+            false,
+        );
+    }
+    reset_page(ctx, axum::http::StatusCode::OK, Some(token), None, false)
+}
+
+/// The new-password form.
+#[derive(Debug, Deserialize)]
+pub struct ResetForm {
+    password: String,
+}
+
+/// `POST /reset/{token}`: sets the new password, spends the link, ends every session of the
+/// account, and signs this browser in.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    headers: HeaderMap,
+    ctx: Ctx,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, AppError> {
+    if let Err(e) = check_password_rules(&form.password) {
+        return reset_page(
+            ctx,
+            axum::http::StatusCode::BAD_REQUEST,
+            Some(token),
+            Some(e),
+            false,
+        );
+    }
+    let hash = hash_password(form.password).await?;
+    match state
+        .store
+        .reset_password(&token_hash(&token), &hash, Utc::now())
+        .await?
+    {
+        Some(user) => start_session(&state, &headers, user.id).await,
+        None => reset_page(
+            ctx,
+            axum::http::StatusCode::NOT_FOUND,
+            None,
+            Some("This reset link was used already or has expired. Ask for a new one.".into()),
+            false,
+        ),
+    }
 }

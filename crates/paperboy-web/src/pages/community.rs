@@ -1,18 +1,20 @@
 //! What signed-in users do: upvote (a second click removes it), comment (Markdown, one level
-//! of replies, delete their own), submit a paper by its arXiv id.
+//! of replies, edit and delete their own), submit a paper by its arXiv id (for one of their
+//! organizations, if they like).
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::Utc;
 use paperboy_core::ArxivId;
-use paperboy_store::{FeedSubmission, NewComment};
+use paperboy_store::NewComment;
 use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::SignedIn;
 use crate::ratelimit::{Action, Client};
+use crate::submit::SubmitError;
 use crate::{AppError, AppState};
 
 /// Longest comment accepted, in characters.
@@ -56,6 +58,20 @@ pub async fn toggle_upvote(
     Ok(back_to(form.next.as_deref(), format!("/papers/{}", id.base())).into_response())
 }
 
+/// A comment's text, trimmed, if it is not empty nor too long.
+fn check_body(body: &str) -> Result<&str, AppError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::BadRequest("A comment cannot be empty.".into()));
+    }
+    if body.chars().count() > MAX_COMMENT {
+        return Err(AppError::BadRequest(format!(
+            "A comment has at most {MAX_COMMENT} characters."
+        )));
+    }
+    Ok(body)
+}
+
 /// The comment form.
 #[derive(Debug, Deserialize)]
 pub struct CommentForm {
@@ -71,15 +87,7 @@ pub async fn add_comment(
     Form(form): Form<CommentForm>,
 ) -> Result<Response, AppError> {
     let id = paper_id(&raw)?;
-    let body = form.body.trim();
-    if body.is_empty() {
-        return Err(AppError::BadRequest("A comment cannot be empty.".into()));
-    }
-    if body.chars().count() > MAX_COMMENT {
-        return Err(AppError::BadRequest(format!(
-            "A comment has at most {MAX_COMMENT} characters."
-        )));
-    }
+    let body = check_body(&form.body)?;
     let parent_id = match form
         .parent_id
         .as_deref()
@@ -120,21 +128,81 @@ pub async fn delete_comment(
     Ok(back_to(form.next.as_deref(), "/".into()).into_response())
 }
 
+/// An organization a user may submit for.
+struct OrgChoice {
+    name: String,
+    fullname: String,
+}
+
+/// The edit form.
+#[derive(Debug, Deserialize)]
+pub struct EditForm {
+    body: String,
+}
+
+/// `POST /comments/{id}/edit`: the author replaces their comment's text.
+pub async fn edit_comment(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(comment_id): Path<i64>,
+    Form(form): Form<EditForm>,
+) -> Result<Response, AppError> {
+    let body = check_body(&form.body)?;
+    state
+        .limiter
+        .check(Action::Comment, Client::User(user.id))?;
+    let comment = state
+        .store
+        .edit_comment(comment_id, user.id, body)
+        .await
+        .map_err(|e| match e {
+            paperboy_store::StoreError::NotFound(_) => {
+                AppError::NotFound("You have no such comment to edit.".into())
+            }
+            e => e.into(),
+        })?;
+    state.pages.invalidate();
+    Ok(Redirect::to(&format!(
+        "/papers/{}#comment-{}",
+        comment.paper_id, comment.id
+    ))
+    .into_response())
+}
+
 #[derive(Template)]
 #[template(path = "submit.html")]
 struct SubmitPage {
     ctx: Ctx,
     error: Option<String>,
     arxiv_id: String,
+    orgs: Vec<OrgChoice>,
+}
+
+async fn org_choices(state: &AppState, user_id: i64) -> Result<Vec<OrgChoice>, AppError> {
+    Ok(state
+        .store
+        .user_organizations(user_id)
+        .await?
+        .into_iter()
+        .map(|o| OrgChoice {
+            name: o.name,
+            fullname: o.fullname,
+        })
+        .collect())
 }
 
 /// `GET /submit`
-pub async fn show_submit(_user: SignedIn, ctx: Ctx) -> Result<Html<String>, AppError> {
+pub async fn show_submit(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+) -> Result<Html<String>, AppError> {
     Ok(Html(
         SubmitPage {
             ctx,
             error: None,
             arxiv_id: String::new(),
+            orgs: org_choices(&state, user.id).await?,
         }
         .render()?,
     ))
@@ -144,65 +212,74 @@ pub async fn show_submit(_user: SignedIn, ctx: Ctx) -> Result<Html<String>, AppE
 #[derive(Debug, Deserialize)]
 pub struct SubmitForm {
     arxiv_id: String,
+    /// An organization the submitter belongs to (its handle), or empty.
+    #[serde(default)]
+    organization: Option<String>,
 }
 
-/// `POST /submit`: puts a paper on today's list. Its metadata come from arXiv's own host
-/// (never a URL the user gives); a paper already on the list stays where it is.
+/// `POST /submit`: puts a paper on today's list, for one of the submitter's organizations if
+/// they choose one. Its metadata come from arXiv's own host (never a URL the user gives); a
+/// paper already on the list stays where it is.
 pub async fn submit_paper(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
     ctx: Ctx,
     Form(form): Form<SubmitForm>,
 ) -> Result<Response, AppError> {
-    let id = match ArxivId::from_id_or_url(&form.arxiv_id) {
-        Some(id) => id.without_version(),
-        None => {
-            let message = ArxivId::parse(form.arxiv_id.trim())
-                .err()
-                .map_or_else(|| "That is not an arXiv id.".to_owned(), |e| e.to_string());
-            return Ok((
-                axum::http::StatusCode::BAD_REQUEST,
+    let orgs = org_choices(&state, user.id).await?;
+    let again = |ctx: Ctx, status: StatusCode, error: String, form: SubmitForm, orgs| {
+        Ok::<_, AppError>(
+            (
+                status,
                 Html(
                     SubmitPage {
                         ctx,
-                        error: Some(message),
+                        error: Some(error),
                         arxiv_id: form.arxiv_id,
+                        orgs,
                     }
                     .render()?,
                 ),
             )
-                .into_response());
-        }
+                .into_response(),
+        )
+    };
+    let Some(id) = ArxivId::from_id_or_url(&form.arxiv_id) else {
+        let message = ArxivId::parse(form.arxiv_id.trim())
+            .err()
+            .map_or_else(|| "That is not an arXiv id.".to_owned(), |e| e.to_string());
+        return again(ctx, StatusCode::BAD_REQUEST, message, form, orgs);
+    };
+    let organization = match form.organization.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => match state
+            .store
+            .user_organizations(user.id)
+            .await?
+            .into_iter()
+            .find(|o| o.name == name)
+        {
+            Some(org) => Some(org.id),
+            None => {
+                return again(
+                    ctx,
+                    StatusCode::BAD_REQUEST,
+                    "You can submit only for an organization you are a member of.".into(),
+                    form,
+                    orgs,
+                );
+            }
+        },
     };
     state.limiter.check(Action::Submit, Client::User(user.id))?;
-    if state.store.paper(&id).await?.is_none() {
-        let fetched = state
-            .arxiv
-            .fetch_ids(std::slice::from_ref(&id))
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "fetching a submitted paper from arXiv");
-                AppError::BadRequest(format!(
-                    "arXiv could not be asked about {id} right now. Please try again later."
-                ))
-            })?;
-        let Some(paper) = fetched.into_iter().find(|p| p.id.base() == id.base()) else {
-            return Err(AppError::NotFound(format!("arXiv has no paper {id}.")));
-        };
-        state.store.upsert_papers(&[paper]).await?;
+    match crate::submit::submit_paper(&state, &id, &user, organization).await {
+        Ok(done) => Ok(Redirect::to(&format!("/papers/{}", done.paper.id.base())).into_response()),
+        Err(SubmitError::Store(e)) => Err(e.into()),
+        Err(e @ (SubmitError::NotOnArxiv(_) | SubmitError::Removed(_))) => {
+            again(ctx, StatusCode::NOT_FOUND, e.to_string(), form, orgs)
+        }
+        Err(e @ SubmitError::Unreachable(_)) => {
+            again(ctx, StatusCode::BAD_GATEWAY, e.to_string(), form, orgs)
+        }
     }
-    let now = Utc::now();
-    state
-        .store
-        .submit_to_feed(
-            &id,
-            &FeedSubmission {
-                feed_date: now.date_naive(),
-                submitted_at: now,
-                submitter_id: user.id,
-            },
-        )
-        .await?;
-    state.pages.invalidate();
-    Ok(Redirect::to(&format!("/papers/{}", id.base())).into_response())
 }

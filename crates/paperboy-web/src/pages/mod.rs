@@ -1,11 +1,14 @@
 //! Server-rendered HTML pages. The site works without JavaScript.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod community;
 pub mod feed;
 pub mod mail;
+pub mod orgs;
 pub mod paper;
+pub mod people;
 pub mod search;
 mod view;
 
@@ -24,6 +27,8 @@ pub struct Ctx {
     pub username: Option<String>,
     /// The token forms embed.
     pub csrf: String,
+    /// The visitor is an administrator (the header links the moderation page).
+    pub is_admin: bool,
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -38,6 +43,7 @@ impl FromRequestParts<AppState> for Ctx {
             .unwrap_or_default();
         Ok(Self {
             site_name: state.site_name.to_string(),
+            is_admin: user.0.as_ref().is_some_and(|u| u.is_admin),
             username: user.0.map(|u| u.username),
             csrf,
         })

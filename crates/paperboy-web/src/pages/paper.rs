@@ -17,9 +17,20 @@ struct CommentView {
     username: String,
     when: String,
     html: String,
+    /// Markdown source, for the author's edit form.
+    body: String,
+    edited: bool,
     deleted: bool,
+    hidden: bool,
     mine: bool,
     replies: Vec<CommentView>,
+}
+
+/// A similar paper, as the page links it.
+struct SimilarView {
+    id: String,
+    title_html: String,
+    upvotes: i64,
 }
 
 #[derive(Template)]
@@ -31,7 +42,9 @@ struct PaperTemplate {
     title_html: String,
     summary_html: String,
     paper: Paper,
-    authors: Vec<Author>,
+    authors: Vec<(Author, String)>,
+    is_admin: bool,
+    similar: Vec<SimilarView>,
     published: String,
     abs_url: String,
     pdf_url: String,
@@ -39,6 +52,9 @@ struct PaperTemplate {
     submitter: Option<String>,
     organization: Option<(String, String)>,
 }
+
+/// Similar papers shown.
+const SIMILAR: usize = 6;
 
 /// `GET /papers/{id}`
 pub async fn show_paper(
@@ -70,13 +86,20 @@ pub async fn show_paper(
         author: c.fullname.clone(),
         username: c.username.clone(),
         when: c.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
-        html: if c.deleted {
+        html: if c.deleted || c.hidden {
             String::new()
         } else {
             render_comment(&c.body)
         },
+        body: if c.hidden {
+            String::new()
+        } else {
+            c.body.clone()
+        },
+        edited: c.edited_at.is_some(),
         deleted: c.deleted,
-        mine: Some(c.user_id) == me && !c.deleted,
+        hidden: c.hidden && !c.deleted,
+        mine: Some(c.user_id) == me && !c.deleted && !c.hidden,
         replies: Vec::new(),
     };
     let all = state.store.comments(&id).await?;
@@ -97,7 +120,12 @@ pub async fn show_paper(
             comments,
             title_html: crate::math::render_text(&paper.title),
             summary_html: crate::math::render_text(&paper.summary),
-            authors: paper.visible_authors().cloned().collect(),
+            authors: paper
+                .visible_authors()
+                .map(|a| (a.clone(), crate::feeds::encode_segment(&a.name)))
+                .collect(),
+            is_admin: user.0.as_ref().is_some_and(|u| u.is_admin),
+            similar: similar_papers(&state, &id).await?,
             published: paper.published_at.format("%B %-d, %Y").to_string(),
             abs_url: paper.id.abs_url(),
             pdf_url: paper.id.pdf_url(),
@@ -113,4 +141,48 @@ pub async fn show_paper(
         .render()?,
     )
     .into_response())
+}
+
+/// Papers like this one, from the search engine's vectors (none without an engine); kept a
+/// minute in the page cache, as a paper page is the second most visited page.
+async fn similar_papers(state: &AppState, id: &ArxivId) -> Result<Vec<SimilarView>, AppError> {
+    let Some(engine) = state.search.clone() else {
+        return Ok(Vec::new());
+    };
+    let links = match state.pages.similar(id.base()) {
+        Some(links) => links,
+        None => {
+            let key = id.clone();
+            let scored = tokio::task::spawn_blocking(move || engine.similar(&key, SIMILAR))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let mut links = Vec::with_capacity(scored.len());
+            for s in scored {
+                let Ok(other) = ArxivId::parse(&s.key) else {
+                    continue;
+                };
+                if other.base() == id.base() {
+                    continue;
+                }
+                if let Some(p) = state.store.paper(&other).await? {
+                    links.push((
+                        p.id.base().to_owned(),
+                        crate::math::render_text(&p.title),
+                        p.upvotes,
+                    ));
+                }
+            }
+            let links: std::sync::Arc<[crate::cache::SimilarLink]> = links.into();
+            state.pages.put_similar(id.base().to_owned(), links.clone());
+            links
+        }
+    };
+    Ok(links
+        .iter()
+        .map(|(id, title_html, upvotes)| SimilarView {
+            id: id.clone(),
+            title_html: title_html.clone(),
+            upvotes: *upvotes,
+        })
+        .collect())
 }
