@@ -30,6 +30,7 @@ use crate::digest::{
 use crate::message::{
     Outgoing, compose, confirmation_message_id, digest_message_id, preferences_url, unsubscribe_url,
 };
+use crate::token::hash_token;
 use crate::{MailResult, Mailer, SendError, SharedRecommender, SiteSettings};
 
 /// How the worker paces itself.
@@ -331,10 +332,15 @@ impl Worker {
     }
 
     async fn attempt_confirmation(&self, m: &ConfirmationMessage) -> MailResult<DeliveryOutcome> {
-        // Confirming or unsubscribing cancels a queued confirmation in the store; one claimed
-        // meanwhile is dropped here if the address left. (A confirmed address still gets one
-        // when an account asked to be linked to it.)
-        if m.subscriber.status == SubscriberStatus::Unsubscribed || m.token.is_empty() {
+        // Only a token that is still current is mailed (not one followed, replaced by a newer
+        // request, or of an address that left), and it works for its full time from now.
+        let until = Utc::now() + chrono::Duration::hours(crate::service::CONFIRM_TTL_HOURS);
+        if m.token.is_empty()
+            || !self
+                .store
+                .renew_confirmation(&hash_token(&m.token), until)
+                .await?
+        {
             return Ok(DeliveryOutcome::Cancelled);
         }
         let s = &m.subscriber;

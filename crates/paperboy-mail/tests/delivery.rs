@@ -128,7 +128,7 @@ async fn a_digest_reaches_each_confirmed_subscriber_once_with_both_parts_and_one
             user_id: None,
             cadence: Cadence::Daily,
             confirm_token: "pending-token".into(),
-            confirm_token_hash: "x".into(),
+            confirm_token_hash: paperboy_mail::token::hash_token("pending-token"),
             confirm_expires_at: t("2100-01-01T00:00:00Z"),
             unsubscribe_token: paperboy_mail::token::new_token(),
         })

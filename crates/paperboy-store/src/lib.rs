@@ -304,6 +304,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Confirmation messages by status.
     async fn confirmation_counts(&self) -> StoreResult<OutboxCounts>;
+
+    /// Just before its message is sent: makes the confirmation token hashing to `token_hash`
+    /// work until at least `until` (so a link mailed late, after the SMTP server was down,
+    /// still has its full time). `false` if the token is no longer current (followed,
+    /// replaced by a newer request, or the address left): then its message is not sent.
+    async fn renew_confirmation(&self, token_hash: &str, until: DateTime<Utc>)
+    -> StoreResult<bool>;
     // ---- site: organizations, authors, moderation, account changes ----
 
     /// An organization by handle, with its member and paper counts.

@@ -1520,6 +1520,22 @@ impl Store for PgStore {
         Ok(counts)
     }
 
+    async fn renew_confirmation(
+        &self,
+        token_hash: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE subscribers SET confirm_expires_at = GREATEST(confirm_expires_at, $2)
+                 WHERE confirm_token_hash = $1 AND status IN ('pending', 'confirmed')",
+                &[&token_hash, &until],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>> {
         let client = self.client().await?;
         let rows = client

@@ -1622,6 +1622,23 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn renew_confirmation(
+        &self,
+        token_hash: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE subscribers SET confirm_expires_at = max(confirm_expires_at, ?2)
+                 WHERE confirm_token_hash = ?1 AND status IN ('pending', 'confirmed')",
+                params![token_hash, ms(until)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare(

@@ -29,6 +29,7 @@ paperboy_testkit::conformance!(
     a_settled_confirmation_is_not_claimed_again_and_a_new_request_queues_it_again,
     an_account_is_linked_to_an_address_only_by_the_link_mailed_to_it,
     an_accounts_upvoted_papers_are_listed_for_its_recommendations,
+    a_confirmation_mailed_late_still_has_its_full_time_and_a_stale_one_is_not_renewed,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -842,5 +843,50 @@ async fn an_accounts_upvoted_papers_are_listed_for_its_recommendations(store: Ar
             .await
             .expect("none")
             .is_empty()
+    );
+}
+
+async fn a_confirmation_mailed_late_still_has_its_full_time_and_a_stale_one_is_not_renewed(
+    store: Arc<dyn Store>,
+) {
+    store
+        .subscribe(&request("ada@example.org", "old", "2025-10-30T00:00:00Z"))
+        .await
+        .expect("first");
+    store
+        .subscribe(&request("ada@example.org", "new", "2025-10-30T00:00:00Z"))
+        .await
+        .expect("again");
+    assert!(
+        !store
+            .renew_confirmation("old", t("2025-11-02T00:00:00Z"))
+            .await
+            .expect("stale"),
+        "a replaced token is not renewed (its message is not sent)"
+    );
+    assert!(
+        store
+            .renew_confirmation("new", t("2025-11-02T00:00:00Z"))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        store
+            .renew_confirmation("new", t("2025-10-29T00:00:00Z"))
+            .await
+            .expect("never shortened")
+    );
+    let s = store
+        .confirm_subscriber("new", t("2025-11-01T00:00:00Z"))
+        .await
+        .expect("confirm")
+        .expect("the renewed token works past its first expiry");
+    assert_eq!(s.status, SubscriberStatus::Confirmed);
+    assert!(
+        !store
+            .renew_confirmation("new", t("2025-11-03T00:00:00Z"))
+            .await
+            .expect("followed"),
+        "a followed token is not current any more"
     );
 }
