@@ -113,9 +113,14 @@ pub struct SendTime {
 /// provides one; without it the section is left out.
 #[async_trait]
 pub trait Recommender: Send + Sync + 'static {
-    /// Up to `limit` base arXiv ids recommended to `user_id`, best first; empty if the user has
-    /// no history to go on.
-    async fn recommend(&self, user_id: i64, limit: usize) -> MailResult<Vec<String>>;
+    /// Up to `limit` base arXiv ids recommended to `user_id`, best first, leaving out
+    /// `exclude` (the edition's own papers); empty if the user has no history to go on.
+    async fn recommend(
+        &self,
+        user_id: i64,
+        exclude: &[String],
+        limit: usize,
+    ) -> MailResult<Vec<String>>;
 }
 
 /// A shared recommender.

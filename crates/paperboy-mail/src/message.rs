@@ -88,6 +88,17 @@ pub fn digest_message_id(site: &SiteSettings, edition_id: i64, subscriber_id: i6
     format!("<digest.{edition_id}.{subscriber_id}@{}>", site.host())
 }
 
+/// The stable `Message-ID` of the confirmation message carrying one token: a resend of the
+/// same message has the same id; a new request (a new token) gets a new one.
+pub fn confirmation_message_id(site: &SiteSettings, subscriber_id: i64, token: &str) -> String {
+    let tag = crate::token::hash_token(token);
+    format!(
+        "<confirm.{subscriber_id}.{}@{}>",
+        &tag[..tag.len().min(16)],
+        site.host()
+    )
+}
+
 /// What to send and to whom.
 #[derive(Debug, Clone)]
 pub struct Outgoing<'a> {

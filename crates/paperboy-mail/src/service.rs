@@ -1,5 +1,6 @@
 //! What the web layer calls: subscribe (double opt-in: only the confirmation email is sent
-//! before confirmation), confirm, unsubscribe, change cadence, and the browser preview.
+//! before confirmation, through the durable outbox), confirm, unsubscribe, change cadence, the
+//! account's own subscription, and the browser preview.
 
 use std::sync::Arc;
 
@@ -7,11 +8,8 @@ use chrono::{Duration, Utc};
 use paperboy_core::Email;
 use paperboy_store::{Cadence, NewSubscriber, Store, SubscribeOutcome, Subscriber};
 
-use crate::digest::{
-    EDITION_PAPERS, EditionContent, RecipientLinks, render_confirmation, render_digest,
-    select_papers,
-};
-use crate::message::{Outgoing, compose, preferences_url, unsubscribe_url};
+use crate::digest::{EDITION_PAPERS, EditionContent, RecipientLinks, render_digest, select_papers};
+use crate::message::{preferences_url, unsubscribe_url};
 use crate::token::{hash_token, is_token, new_token};
 use crate::{MailResult, Mailer, SiteSettings};
 
@@ -27,7 +25,8 @@ pub struct MailService {
 }
 
 impl MailService {
-    /// A service over a store, mailing through `mailer`.
+    /// A service over a store. Confirmation emails are queued in the store for the outbox
+    /// [`crate::Worker`]; `mailer` is for one-off account messages sent right away.
     pub fn new(store: Arc<dyn Store>, site: SiteSettings, mailer: Mailer) -> Self {
         Self {
             store,
@@ -36,63 +35,41 @@ impl MailService {
         }
     }
 
+    /// The mailer one-off account messages go through.
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
     /// The site's settings.
     pub fn site(&self) -> &SiteSettings {
         &self.site
     }
 
-    /// Subscribes an address. A new, pending or unsubscribed address gets a confirmation
-    /// email (sent in the background, so the answer takes as long whatever the address's
-    /// state); a confirmed one gets nothing. The caller shows the same page either way.
+    /// Subscribes an address. A new, pending or unsubscribed address is made pending and its
+    /// confirmation email queued in the same transaction (the outbox worker sends it, retrying
+    /// while the SMTP server is unreachable); a confirmed one gets nothing. The answer takes as
+    /// long whatever the address's state; the caller shows the same page either way.
+    /// `user_id` links the subscription to an account: pass it only for the account's own
+    /// address.
     pub async fn subscribe(
         &self,
         email: Email,
         cadence: Cadence,
         user_id: Option<i64>,
-    ) -> MailResult<()> {
+    ) -> MailResult<SubscribeOutcome> {
         let token = new_token();
-        let outcome = self
+        Ok(self
             .store
             .subscribe(&NewSubscriber {
                 email,
                 user_id,
                 cadence,
                 confirm_token_hash: hash_token(&token),
+                confirm_token: token,
                 confirm_expires_at: Utc::now() + Duration::hours(CONFIRM_TTL_HOURS),
                 unsubscribe_token: new_token(),
             })
-            .await?;
-        if let SubscribeOutcome::ConfirmationNeeded(s) = outcome {
-            let this = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = this.send_confirmation(&s, &token).await {
-                    tracing::warn!(error = %e, subscriber = s.id, "confirmation email not sent");
-                }
-            });
-        }
-        Ok(())
-    }
-
-    async fn send_confirmation(&self, s: &Subscriber, token: &str) -> MailResult<()> {
-        let confirm_url = format!("{}/subscribe/confirm/{token}", self.site.base_url);
-        let unsub = unsubscribe_url(&self.site, &s.unsubscribe_token);
-        let (text, html) = render_confirmation(&self.site, &confirm_url, s.cadence, &unsub)?;
-        let message = compose(
-            &self.site,
-            Outgoing {
-                to: &s.email,
-                subject: &format!("Confirm your subscription to {}", self.site.site_name),
-                unsubscribe_token: &s.unsubscribe_token,
-                message_id: None,
-                text,
-                html,
-                eight_bit: self.mailer.eight_bit(),
-            },
-        )?;
-        self.mailer
-            .send(message)
-            .await
-            .map_err(|e| crate::MailError::Build(e.to_string()))
+            .await?)
     }
 
     /// Confirms the subscription a confirmation token belongs to; `None` if the token is

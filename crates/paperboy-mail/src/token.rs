@@ -1,5 +1,6 @@
 //! Secrets in links: random tokens (256 bits from the OS-seeded generator) and their SHA-256
-//! hashes (what is stored for confirmation tokens, so a database leak confirms nobody).
+//! hashes (what a subscriber row keeps of its confirmation token, so a database leak confirms
+//! nobody; the token itself waits in the confirmation outbox only until its message is sent).
 
 use sha2::{Digest, Sha256};
 

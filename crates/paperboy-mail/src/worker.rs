@@ -1,7 +1,17 @@
-//! The outbox worker: claims due rows (a lease, so a worker killed mid-batch leaves rows that
-//! are claimed again once the lease runs out), renders each recipient's digest, sends it, and
-//! records the outcome of each message as soon as it is known. Temporary failures are retried
-//! with exponential backoff; permanent ones are recorded and never retried.
+//! The outbox worker: claims due rows of both durable queues, confirmations first, then digests
+//! (a lease, so a worker killed mid-batch leaves rows that are claimed again once the lease
+//! runs out), renders each message, sends it, and records the outcome of each message as soon
+//! as it is known. Temporary failures are retried with exponential backoff; permanent ones are
+//! recorded and never retried.
+//!
+//! Delivery is at-least-once with a stable `Message-ID`, and the window for a second
+//! transmission is kept as small as SMTP allows: each SMTP connection carries one message at a
+//! time, and its outcome is committed right after the server's reply, before that connection
+//! takes the next message. So a crash can leave at most `concurrency` messages (one per
+//! connection) accepted by the server but not recorded; those, and only those, are sent again
+//! after the lease, with the same `Message-ID`. A worker also never starts a send when less
+//! than [`WorkerOptions::send_budget`] of its lease is left, so a slow batch is never sent
+//! twice by a worker that took over its rows.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,10 +20,17 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use paperboy_store::{DeliveryOutcome, OutboxMessage, Store, SubscriberStatus};
+use paperboy_store::{
+    ConfirmationMessage, DeliveryOutcome, OutboxMessage, Store, SubscriberStatus,
+};
 
-use crate::digest::{EditionContent, FOR_YOU_PAPERS, RecipientLinks, load_papers, render_digest};
-use crate::message::{Outgoing, compose, digest_message_id, preferences_url, unsubscribe_url};
+use crate::digest::{
+    EditionContent, FOR_YOU_PAPERS, RecipientLinks, load_papers, render_confirmation, render_digest,
+};
+use crate::message::{
+    Outgoing, compose, confirmation_message_id, digest_message_id, preferences_url, unsubscribe_url,
+};
+use crate::token::hash_token;
 use crate::{MailResult, Mailer, SendError, SharedRecommender, SiteSettings};
 
 /// How the worker paces itself.
@@ -21,7 +38,9 @@ use crate::{MailResult, Mailer, SendError, SharedRecommender, SiteSettings};
 pub struct WorkerOptions {
     /// Rows claimed at a time.
     pub batch_size: u32,
-    /// Messages in flight at once (each on a pooled SMTP connection).
+    /// Messages in flight at once, each on its own pooled SMTP connection (so never more than
+    /// the mailer's connections). Also the most messages a crash can leave sent but not
+    /// recorded.
     pub concurrency: usize,
     /// How long a claim lasts; rows of a worker that died are claimed again after it.
     pub lease: Duration,
@@ -33,6 +52,9 @@ pub struct WorkerOptions {
     pub max_attempts: i32,
     /// How often an idle worker looks for work.
     pub poll: Duration,
+    /// The longest one send may take (the SMTP timeout); no send starts when less than this
+    /// (or half the lease, if shorter) is left of the claim.
+    pub send_budget: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -45,6 +67,7 @@ impl Default for WorkerOptions {
             retry_max: Duration::from_secs(6 * 3600),
             max_attempts: 10,
             poll: Duration::from_secs(5),
+            send_budget: Duration::from_secs(60),
         }
     }
 }
@@ -60,8 +83,10 @@ pub struct BatchReport {
     pub retried: u64,
     /// Permanent failures.
     pub failed: u64,
-    /// Rows dropped because the subscriber left.
+    /// Rows dropped because the subscriber left (or, for a confirmation, confirmed).
     pub cancelled: u64,
+    /// Claimed rows left unsent because the claim was about to run out; claimed again later.
+    pub deferred: u64,
 }
 
 impl std::ops::AddAssign for BatchReport {
@@ -71,6 +96,7 @@ impl std::ops::AddAssign for BatchReport {
         self.retried += o.retried;
         self.failed += o.failed;
         self.cancelled += o.cancelled;
+        self.deferred += o.deferred;
     }
 }
 
@@ -80,7 +106,11 @@ impl std::fmt::Display for BatchReport {
             f,
             "{} sent, {} to retry, {} failed, {} cancelled",
             self.sent, self.retried, self.failed, self.cancelled
-        )
+        )?;
+        if self.deferred > 0 {
+            write!(f, ", {} left for the next claim", self.deferred)?;
+        }
+        Ok(())
     }
 }
 
@@ -95,13 +125,17 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker over a store, sending through `mailer`.
+    /// A worker over a store, sending through `mailer`. The concurrency is capped at the
+    /// mailer's connections: one message in flight per connection.
     pub fn new(
         store: Arc<dyn Store>,
         site: SiteSettings,
         mailer: Mailer,
-        options: WorkerOptions,
+        mut options: WorkerOptions,
     ) -> Self {
+        options.concurrency = options
+            .concurrency
+            .clamp(1, mailer.settings().max_connections.max(1) as usize);
         Self {
             store,
             site,
@@ -112,35 +146,61 @@ impl Worker {
         }
     }
 
+    /// Messages this worker keeps in flight at most (one per SMTP connection): also the most a
+    /// crash can leave accepted by the server but not recorded, hence sent twice.
+    pub fn concurrency(&self) -> usize {
+        self.options.concurrency
+    }
+
     /// Adds the "for you" section from a recommender.
     pub fn with_recommender(mut self, recommender: Option<SharedRecommender>) -> Self {
         self.recommender = recommender;
         self
     }
 
-    /// Claims one batch of due rows and sends it; each outcome is recorded as it comes.
+    /// Claims one batch of due rows (confirmations first, then digests) and sends it; each
+    /// outcome is recorded as it comes.
     pub async fn run_batch(&self) -> MailResult<BatchReport> {
         let now = Utc::now();
         let lease = chrono::Duration::from_std(self.options.lease)
             .unwrap_or_else(|_| chrono::Duration::minutes(5));
+        let lease_until = now + lease;
         let claim = rand::random::<i64>();
-        let rows = self
+        let confirmations = self
             .store
-            .claim_outbox(self.options.batch_size, claim, now, now + lease)
+            .claim_confirmations(self.options.batch_size, claim, now, lease_until)
             .await?;
+        let room = self
+            .options
+            .batch_size
+            .saturating_sub(confirmations.len() as u32);
+        let digests = if room == 0 {
+            Vec::new()
+        } else {
+            self.store
+                .claim_outbox(room, claim, now, lease_until)
+                .await?
+        };
         let mut report = BatchReport {
-            claimed: rows.len() as u64,
+            claimed: (confirmations.len() + digests.len()) as u64,
             ..BatchReport::default()
         };
-        let mut outcomes = futures::stream::iter(rows)
-            .map(|m| self.deliver(m))
-            .buffer_unordered(self.options.concurrency.max(1));
+        let jobs = confirmations
+            .into_iter()
+            .map(Job::Confirmation)
+            .chain(digests.into_iter().map(Job::Digest));
+        // At most `concurrency` messages in flight, each on its own connection; a slot frees
+        // only once its outcome is recorded.
+        let mut outcomes = futures::stream::iter(jobs)
+            .map(|job| self.deliver(job, lease_until))
+            .buffer_unordered(self.options.concurrency);
         while let Some(outcome) = outcomes.next().await {
             match outcome? {
-                DeliveryOutcome::Sent => report.sent += 1,
-                DeliveryOutcome::Retry { .. } => report.retried += 1,
-                DeliveryOutcome::Failed { .. } => report.failed += 1,
-                DeliveryOutcome::Cancelled => report.cancelled += 1,
+                None => report.deferred += 1,
+                Some(DeliveryOutcome::Sent) => report.sent += 1,
+                Some(DeliveryOutcome::Retry { .. }) => report.retried += 1,
+                Some(DeliveryOutcome::Failed { .. }) => report.failed += 1,
+                Some(DeliveryOutcome::Cancelled) => report.cancelled += 1,
             }
         }
         Ok(report)
@@ -154,7 +214,9 @@ impl Worker {
             let report = self.run_batch().await?;
             total += report;
             if report.claimed == 0 {
-                if self.store.outbox_counts(None).await?.pending() == 0 {
+                let pending = self.store.outbox_counts(None).await?.pending()
+                    + self.store.confirmation_counts().await?.pending();
+                if pending == 0 {
                     return Ok(total);
                 }
                 tokio::time::sleep(self.options.poll).await;
@@ -197,11 +259,12 @@ impl Worker {
         Ok(Some(content))
     }
 
-    async fn for_you(&self, m: &OutboxMessage) -> Vec<crate::PaperItem> {
+    async fn for_you(&self, m: &OutboxMessage, edition: &EditionContent) -> Vec<crate::PaperItem> {
         let (Some(rec), Some(user)) = (&self.recommender, m.subscriber.user_id) else {
             return Vec::new();
         };
-        let ids = match rec.recommend(user, FOR_YOU_PAPERS).await {
+        let shown: Vec<String> = edition.papers.iter().map(|p| p.id.clone()).collect();
+        let ids = match rec.recommend(user, &shown, FOR_YOU_PAPERS).await {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!(error = %e, user, "recommendations unavailable; digest sent without them");
@@ -213,40 +276,94 @@ impl Worker {
             .unwrap_or_default()
     }
 
-    /// Sends one claimed row and records the outcome.
-    async fn deliver(&self, m: OutboxMessage) -> MailResult<DeliveryOutcome> {
-        let outcome = self.attempt(&m).await?;
+    /// Sends one claimed row and records the outcome; `None` when the claim was too close to
+    /// running out to start a send (the row is left for the next claim).
+    async fn deliver(
+        &self,
+        job: Job,
+        lease_until: chrono::DateTime<Utc>,
+    ) -> MailResult<Option<DeliveryOutcome>> {
+        let budget = self.options.send_budget.min(self.options.lease / 2);
+        let budget = chrono::Duration::from_std(budget).unwrap_or(chrono::Duration::zero());
+        if Utc::now() + budget > lease_until {
+            return Ok(None);
+        }
+        let (attempts, id, claim) = job.row();
+        let outcome = match &job {
+            Job::Digest(m) => self.attempt_digest(m).await?,
+            Job::Confirmation(m) => self.attempt_confirmation(m).await?,
+        };
         let outcome = match outcome {
-            DeliveryOutcome::Retry { error, .. } if m.attempts + 1 >= self.options.max_attempts => {
+            DeliveryOutcome::Retry { error, .. } if attempts + 1 >= self.options.max_attempts => {
                 DeliveryOutcome::Failed {
-                    error: format!("gave up after {} attempts: {error}", m.attempts + 1),
+                    error: format!("gave up after {} attempts: {error}", attempts + 1),
                 }
             }
             other => other,
         };
+        let kind = job.kind();
         match &outcome {
             DeliveryOutcome::Failed { error } => {
-                tracing::warn!(outbox = m.id, %error, "digest not delivered");
+                tracing::warn!(kind, row = id, %error, "message not delivered");
             }
             DeliveryOutcome::Retry { error, not_before } => {
-                tracing::info!(outbox = m.id, %error, %not_before, "digest delivery will be retried");
+                tracing::info!(kind, row = id, %error, %not_before, "delivery will be retried");
             }
             _ => {}
         }
-        if !self
-            .store
-            .record_delivery(m.id, m.claim, &outcome, Utc::now())
-            .await?
-        {
+        // Recorded before this slot (and its connection) takes another message.
+        let now = Utc::now();
+        let recorded = match &job {
+            Job::Digest(_) => self.store.record_delivery(id, claim, &outcome, now).await?,
+            Job::Confirmation(_) => {
+                self.store
+                    .record_confirmation(id, claim, &outcome, now)
+                    .await?
+            }
+        };
+        if !recorded {
             tracing::warn!(
-                outbox = m.id,
+                kind,
+                row = id,
                 "the claim ran out before the outcome was recorded; raise the lease"
             );
         }
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
-    async fn attempt(&self, m: &OutboxMessage) -> MailResult<DeliveryOutcome> {
+    async fn attempt_confirmation(&self, m: &ConfirmationMessage) -> MailResult<DeliveryOutcome> {
+        // Only a token that is still current is mailed (not one followed, replaced by a newer
+        // request, or of an address that left), and it works for its full time from now.
+        let until = Utc::now() + chrono::Duration::hours(crate::service::CONFIRM_TTL_HOURS);
+        if m.token.is_empty()
+            || !self
+                .store
+                .renew_confirmation(&hash_token(&m.token), until)
+                .await?
+        {
+            return Ok(DeliveryOutcome::Cancelled);
+        }
+        let s = &m.subscriber;
+        let confirm_url = format!("{}/subscribe/confirm/{}", self.site.base_url, m.token);
+        let unsub = unsubscribe_url(&self.site, &s.unsubscribe_token);
+        let (text, html) = render_confirmation(&self.site, &confirm_url, s.cadence, &unsub)?;
+        let subject = format!("Confirm your subscription to {}", self.site.site_name);
+        self.send(
+            Outgoing {
+                to: &s.email,
+                subject: &subject,
+                unsubscribe_token: &s.unsubscribe_token,
+                message_id: Some(confirmation_message_id(&self.site, s.id, &m.token)),
+                text,
+                html,
+                eight_bit: self.mailer.eight_bit(),
+            },
+            m.attempts,
+        )
+        .await
+    }
+
+    async fn attempt_digest(&self, m: &OutboxMessage) -> MailResult<DeliveryOutcome> {
         if m.subscriber.status != SubscriberStatus::Confirmed {
             return Ok(DeliveryOutcome::Cancelled);
         }
@@ -255,15 +372,14 @@ impl Worker {
                 error: format!("edition {} no longer exists", m.edition_id),
             });
         };
-        let for_you = self.for_you(m).await;
+        let for_you = self.for_you(m, &content).await;
         let token = &m.subscriber.unsubscribe_token;
         let links = RecipientLinks {
             unsubscribe_url: unsubscribe_url(&self.site, token),
             preferences_url: preferences_url(&self.site, token),
         };
         let (text, html) = render_digest(&content, &for_you, &links, &self.site)?;
-        let message = match compose(
-            &self.site,
+        self.send(
             Outgoing {
                 to: &m.subscriber.email,
                 subject: &content.subject,
@@ -273,7 +389,13 @@ impl Worker {
                 html,
                 eight_bit: self.mailer.eight_bit(),
             },
-        ) {
+            m.attempts,
+        )
+        .await
+    }
+
+    async fn send(&self, out: Outgoing<'_>, attempts: i32) -> MailResult<DeliveryOutcome> {
+        let message = match compose(&self.site, out) {
             Ok(message) => message,
             Err(e) => {
                 return Ok(DeliveryOutcome::Failed {
@@ -286,7 +408,7 @@ impl Worker {
             Err(SendError::Permanent(error)) => DeliveryOutcome::Failed { error },
             Err(SendError::Temporary(error)) => DeliveryOutcome::Retry {
                 error,
-                not_before: Utc::now() + self.backoff(m.attempts),
+                not_before: Utc::now() + self.backoff(attempts),
             },
         })
     }
@@ -299,6 +421,29 @@ impl Worker {
             .saturating_mul(factor)
             .min(self.options.retry_max);
         chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::hours(1))
+    }
+}
+
+/// A claimed row of either queue.
+enum Job {
+    Digest(OutboxMessage),
+    Confirmation(ConfirmationMessage),
+}
+
+impl Job {
+    /// (attempts so far, row id, claim).
+    fn row(&self) -> (i32, i64, i64) {
+        match self {
+            Self::Digest(m) => (m.attempts, m.id, m.claim),
+            Self::Confirmation(m) => (m.attempts, m.id, m.claim),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Digest(_) => "digest",
+            Self::Confirmation(_) => "confirmation",
+        }
     }
 }
 

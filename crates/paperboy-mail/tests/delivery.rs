@@ -70,6 +70,7 @@ fn options() -> WorkerOptions {
         retry_max: Duration::from_millis(400),
         max_attempts: 50,
         poll: Duration::from_millis(50),
+        send_budget: Duration::from_secs(5),
     }
 }
 
@@ -126,7 +127,8 @@ async fn a_digest_reaches_each_confirmed_subscriber_once_with_both_parts_and_one
             email: Email::parse("pending@example.org").expect("email"),
             user_id: None,
             cadence: Cadence::Daily,
-            confirm_token_hash: "x".into(),
+            confirm_token: "pending-token".into(),
+            confirm_token_hash: paperboy_mail::token::hash_token("pending-token"),
             confirm_expires_at: t("2100-01-01T00:00:00Z"),
             unsubscribe_token: paperboy_mail::token::new_token(),
         })
@@ -149,12 +151,29 @@ async fn a_digest_reaches_each_confirmed_subscriber_once_with_both_parts_and_one
 
     let worker = Worker::new(store.clone(), site(), mailer(&sink), options());
     let report = worker.drain().await.expect("drain");
-    assert_eq!(report.sent, 2);
-    let got = sink.wait_for(2, Duration::from_secs(10)).await;
-    assert_eq!(got.len(), 2);
+    assert_eq!(
+        report.sent, 3,
+        "two digests and the pending address's confirmation"
+    );
+    let got = sink.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 3);
     let mut by_rcpt: HashMap<String, _> = got.into_iter().map(|m| (m.rcpt.join(","), m)).collect();
     let ada = by_rcpt.remove("ada@example.org").expect("ada's copy");
     assert!(by_rcpt.contains_key("bob@example.org"));
+    let pending = by_rcpt
+        .remove("pending@example.org")
+        .expect("the pending address's one message");
+    assert!(
+        pending
+            .header("Subject")
+            .is_some_and(|s| s.starts_with("Confirm your subscription")),
+        "nothing but the confirmation goes to a pending address"
+    );
+    assert!(
+        pending
+            .text
+            .contains("https://papers.example.org/subscribe/confirm/pending-token")
+    );
     let ada_sub = store
         .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
         .await
@@ -212,7 +231,7 @@ async fn a_digest_reaches_each_confirmed_subscriber_once_with_both_parts_and_one
 
     // Nothing more goes out: the outbox is settled.
     assert_eq!(worker.drain().await.expect("again").claimed, 0);
-    assert_eq!(sink.messages().len(), 2);
+    assert_eq!(sink.messages().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,8 +310,19 @@ struct Fixed(Vec<String>);
 
 #[async_trait]
 impl Recommender for Fixed {
-    async fn recommend(&self, _user: i64, limit: usize) -> MailResult<Vec<String>> {
-        Ok(self.0.iter().take(limit).cloned().collect())
+    async fn recommend(
+        &self,
+        _user: i64,
+        exclude: &[String],
+        limit: usize,
+    ) -> MailResult<Vec<String>> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|id| !exclude.contains(id))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
@@ -320,6 +350,7 @@ async fn a_signed_in_subscriber_gets_a_for_you_section_from_the_recommender() {
             email: Email::parse("ada@example.org").expect("email"),
             user_id: Some(user.id),
             cadence: Cadence::Daily,
+            confirm_token: "ada-token".into(),
             confirm_token_hash: "h".into(),
             confirm_expires_at: t("2100-01-01T00:00:00Z"),
             unsubscribe_token: paperboy_mail::token::new_token(),
@@ -334,8 +365,12 @@ async fn a_signed_in_subscriber_gets_a_for_you_section_from_the_recommender() {
     build_edition(&*store, Cadence::Daily, day())
         .await
         .expect("build");
-    let worker = Worker::new(store.clone(), site(), mailer(&sink), options())
-        .with_recommender(Some(Arc::new(Fixed(vec!["2510.00009".into()]))));
+    let worker = Worker::new(store.clone(), site(), mailer(&sink), options()).with_recommender(
+        Some(Arc::new(Fixed(vec![
+            "2510.00002".into(), // in the edition already: left out
+            "2510.00009".into(),
+        ]))),
+    );
     worker.drain().await.expect("drain");
     let got = sink.wait_for(2, Duration::from_secs(10)).await;
     let ada = got
@@ -347,6 +382,11 @@ async fn a_signed_in_subscriber_gets_a_for_you_section_from_the_recommender() {
         .find(|m| m.rcpt == ["anon@example.org"])
         .expect("anon");
     assert!(ada.text.contains("For you") && ada.text.contains("Hidden gem"));
+    let for_you = &ada.text[ada.text.find("For you").expect("section")..];
+    assert!(
+        !for_you.contains("Diffusion for all"),
+        "the edition's own papers are not recommended again"
+    );
     assert!(ada.html.contains("Hidden gem"));
     assert!(
         !anon.text.contains("For you"),
@@ -390,4 +430,132 @@ async fn two_workers_on_postgresql_share_the_outbox_and_send_each_message_once()
     let mut want = addrs.clone();
     want.sort();
     assert_eq!(rcpts, want, "each subscriber exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_queued_while_the_smtp_server_is_down_arrives_once_it_is_back() {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    let (store, _dir) = seeded().await;
+    sink.stop();
+    let service = paperboy_mail::MailService::new(store.clone(), site(), mailer(&sink));
+    service
+        .subscribe(
+            Email::parse("ada@example.org").expect("email"),
+            Cadence::Weekly,
+            None,
+        )
+        .await
+        .expect("subscribing does not need the SMTP server");
+    let queued = store.confirmation_counts().await.expect("counts");
+    assert_eq!(queued.queued, 1, "queued with the pending subscriber");
+
+    let worker = Worker::new(store.clone(), site(), mailer(&sink), options());
+    let report = worker.run_batch().await.expect("batch");
+    assert_eq!((report.claimed, report.retried, report.sent), (1, 1, 0));
+    assert!(sink.messages().is_empty());
+
+    sink.restart();
+    let report = worker.drain().await.expect("drain");
+    assert_eq!(report.sent, 1);
+    let got = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpt, ["ada@example.org"]);
+    let link_at = got[0]
+        .text
+        .find("https://papers.example.org/subscribe/confirm/")
+        .expect("the confirmation link");
+    let token = got[0].text[link_at..]
+        .split_whitespace()
+        .next()
+        .expect("link")
+        .rsplit('/')
+        .next()
+        .expect("token")
+        .to_owned();
+    let id = got[0].header("Message-ID").expect("Message-ID");
+    assert!(
+        id.starts_with("<confirm.") && id.ends_with("@papers.example.org>"),
+        "{id}"
+    );
+    let confirmed = service
+        .confirm(&token)
+        .await
+        .expect("confirm")
+        .expect("the mailed token confirms");
+    assert_eq!(confirmed.cadence, Cadence::Weekly);
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!((counts.sent, counts.pending()), (1, 0));
+    assert_eq!(worker.drain().await.expect("again").claimed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_whose_address_was_confirmed_or_left_meanwhile_is_not_sent() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let (store, _dir) = seeded().await;
+    let service = paperboy_mail::MailService::new(store.clone(), site(), mailer(&sink));
+    for addr in ["gone@example.org", "stays@example.org"] {
+        service
+            .subscribe(Email::parse(addr).expect("email"), Cadence::Daily, None)
+            .await
+            .expect("subscribe");
+    }
+    let gone = store
+        .subscriber_by_email(&Email::parse("gone@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("stored");
+    store
+        .unsubscribe(&gone.unsubscribe_token, Utc::now())
+        .await
+        .expect("unsubscribe");
+    let worker = Worker::new(store.clone(), site(), mailer(&sink), options());
+    let report = worker.drain().await.expect("drain");
+    assert_eq!(report.sent, 1);
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!(
+        (counts.sent, counts.cancelled),
+        (1, 1),
+        "unsubscribing cancelled the queued confirmation"
+    );
+    let got = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpt, ["stays@example.org"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_keeps_no_more_messages_in_flight_than_it_has_smtp_connections() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let (store, _dir) = seeded().await;
+    let addrs: Vec<String> = (0..60).map(|i| format!("c{i}@example.org")).collect();
+    let refs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    import(&store, &refs, Cadence::Daily).await;
+    build_edition(&*store, Cadence::Daily, day())
+        .await
+        .expect("build");
+    let mut opts = options();
+    opts.concurrency = 16;
+    let two = Mailer::new(SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        max_connections: 2,
+        ..SmtpSettings::default()
+    })
+    .expect("mailer");
+    let worker = Worker::new(store.clone(), site(), two, opts);
+    assert_eq!(worker.concurrency(), 2, "capped at the connections");
+    assert_eq!(worker.drain().await.expect("drain").sent, 60);
+    let got = sink.wait_for(60, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 60);
+    let most = got.iter().map(|m| m.in_flight).max().unwrap_or_default();
+    // What a crash can leave sent but unrecorded: the messages in flight.
+    assert!(
+        (1..=2).contains(&most),
+        "at most 2 messages were in flight at the server at once, {most} were"
+    );
 }

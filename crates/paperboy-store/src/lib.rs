@@ -20,8 +20,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, Email, NewPaper, Paper};
 
 pub use mail::{
-    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
-    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+    Cadence, ConfirmationMessage, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber,
+    NewEdition, NewSubscriber, OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber,
+    SubscriberStatus, email_key,
 };
 pub use model::{
     Backend, ChangeCursor, ChangedPapers, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission,
@@ -193,22 +194,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Subscribes an address (double opt-in). A new, pending or unsubscribed address becomes
     /// pending with the request's confirmation token (an unsubscribed one keeps its old
-    /// unsubscribe secret); a confirmed one is left as it is.
+    /// unsubscribe secret) and, in the same transaction, its confirmation message is queued
+    /// (replacing any earlier one of the address). A confirmed one is left as it is, unless the
+    /// request names an account it is not linked to: then it stays confirmed and gets the token
+    /// and its message too. The request's account is linked only when the token is followed
+    /// ([`Store::confirm_subscriber`]): account addresses are not verified.
     async fn subscribe(&self, request: &NewSubscriber) -> StoreResult<SubscribeOutcome>;
 
     /// Imports already-confirmed subscribers in one transaction; known addresses are left as
     /// they are. Returns how many were added.
     async fn import_subscribers(&self, list: &[ImportedSubscriber]) -> StoreResult<u64>;
 
-    /// Confirms the pending subscriber whose confirmation token hashes to `token_hash`, if the
-    /// token has not expired at `now`. The token works once.
+    /// Confirms the subscriber whose confirmation token hashes to `token_hash`, if the token has
+    /// not expired at `now`, linking the account that asked for it, if any, and cancelling the
+    /// queued confirmation message. The token works once.
     async fn confirm_subscriber(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Subscriber>>;
 
-    /// Unsubscribes whoever holds this unsubscribe secret (idempotent); `None` if nobody does.
+    /// Unsubscribes whoever holds this unsubscribe secret (idempotent), cancelling a queued
+    /// confirmation message; `None` if nobody does.
     async fn unsubscribe(&self, token: &str, now: DateTime<Utc>)
     -> StoreResult<Option<Subscriber>>;
 
@@ -271,6 +278,39 @@ pub trait Store: Send + Sync + 'static {
     /// Outbox rows by status (of one edition, if given).
     async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts>;
 
+    /// The papers an account upvoted (base ids), most recent first, at most `limit`: what its
+    /// digest's "for you" section is drawn from.
+    async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>>;
+
+    /// Atomically claims up to `limit` due confirmation messages, like
+    /// [`Store::claim_outbox`] does digests.
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ConfirmationMessage>>;
+
+    /// Records how sending a claimed confirmation went (a settled one forgets its token);
+    /// `false` (and nothing changes) if the claim is no longer held.
+    async fn record_confirmation(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Confirmation messages by status.
+    async fn confirmation_counts(&self) -> StoreResult<OutboxCounts>;
+
+    /// Just before its message is sent: makes the confirmation token hashing to `token_hash`
+    /// work until at least `until` (so a link mailed late, after the SMTP server was down,
+    /// still has its full time). `false` if the token is no longer current (followed,
+    /// replaced by a newer request, or the address left): then its message is not sent.
+    async fn renew_confirmation(&self, token_hash: &str, until: DateTime<Utc>)
+    -> StoreResult<bool>;
     // ---- site: organizations, authors, moderation, account changes ----
 
     /// An organization by handle, with its member and paper counts.

@@ -86,7 +86,8 @@ pub struct Subscriber {
     pub id: i64,
     /// The address, as given (domain lowercased).
     pub email: String,
-    /// The account that subscribed, if any.
+    /// The account it is linked to (by following a confirmation link asked for from that
+    /// account), if any.
     pub user_id: Option<i64>,
     /// How often.
     pub cadence: Cadence,
@@ -103,11 +104,16 @@ pub struct Subscriber {
 pub struct NewSubscriber {
     /// The address.
     pub email: Email,
-    /// The signed-in account subscribing, if any.
+    /// The signed-in account subscribing its own address, if any: linked once the address's
+    /// owner follows the confirmation link.
     pub user_id: Option<i64>,
     /// How often.
     pub cadence: Cadence,
-    /// SHA-256 (hex) of the confirmation token mailed to the address.
+    /// The confirmation token to mail. It is queued with the confirmation message (in the
+    /// transaction that makes the address pending) and erased once that message is settled;
+    /// only its hash stays on the subscriber.
+    pub confirm_token: String,
+    /// SHA-256 (hex) of `confirm_token`.
     pub confirm_token_hash: String,
     /// When the confirmation token stops working.
     pub confirm_expires_at: DateTime<Utc>,
@@ -129,7 +135,8 @@ pub struct ImportedSubscriber {
 /// What [`crate::Store::subscribe`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscribeOutcome {
-    /// The address is pending with the new confirmation token: mail it the link.
+    /// The address has the new confirmation token (pending; or still confirmed when an account
+    /// asked to be linked to it), and its message is queued.
     ConfirmationNeeded(Subscriber),
     /// The address was already confirmed; nothing changed.
     AlreadyConfirmed(Subscriber),
@@ -183,6 +190,22 @@ pub struct OutboxMessage {
     pub attempts: i32,
     /// The edition to send.
     pub edition_id: i64,
+    /// The recipient.
+    pub subscriber: Subscriber,
+}
+
+/// A claimed confirmation message: mail the link of `token` to the (still pending)
+/// subscriber, then record the outcome with its `claim`.
+#[derive(Debug, Clone)]
+pub struct ConfirmationMessage {
+    /// Row id.
+    pub id: i64,
+    /// The claim this worker holds on it.
+    pub claim: i64,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    /// The confirmation token whose link the message carries.
+    pub token: String,
     /// The recipient.
     pub subscriber: Subscriber,
 }

@@ -19,8 +19,9 @@ use crate::{
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 use crate::{
-    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
-    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+    Cadence, ConfirmationMessage, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber,
+    NewEdition, NewSubscriber, OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber,
+    SubscriberStatus, email_key,
 };
 use crate::{ChangeCursor, ChangedPapers};
 
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_mail.sql"),
     include_str!("../migrations/postgres/0005_search.sql"),
     include_str!("../migrations/postgres/0006_site.sql"),
+    include_str!("../migrations/postgres/0007_mail_outbox.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -1168,15 +1170,30 @@ impl Store for PgStore {
             .map(subscriber_from_row)
             .transpose()?;
         let outcome = match existing {
-            Some(s) if s.status == SubscriberStatus::Confirmed => {
-                SubscribeOutcome::AlreadyConfirmed(s)
-            }
+            Some(s) if s.status == SubscriberStatus::Confirmed => match r.user_id {
+                // An account asks for an address it is not linked to: the link waits for the
+                // confirmation mailed to the address; the subscription goes on as is.
+                Some(user) if s.user_id != Some(user) => {
+                    let row = tx
+                        .query_one(
+                            &format!(
+                                "UPDATE subscribers SET confirm_token_hash = $2,
+                                     confirm_expires_at = $3, link_user_id = $4
+                                 WHERE id = $1 RETURNING {SUBSCRIBER_COLUMNS}"
+                            ),
+                            &[&s.id, &r.confirm_token_hash, &r.confirm_expires_at, &user],
+                        )
+                        .await?;
+                    SubscribeOutcome::ConfirmationNeeded(subscriber_from_row(&row)?)
+                }
+                _ => SubscribeOutcome::AlreadyConfirmed(s),
+            },
             Some(s) => {
                 let row = tx
                     .query_one(
                         &format!(
                             "UPDATE subscribers SET status = 'pending', cadence = $2,
-                                 user_id = COALESCE($3, user_id), confirm_token_hash = $4,
+                                 link_user_id = $3, confirm_token_hash = $4,
                                  confirm_expires_at = $5
                              WHERE id = $1 RETURNING {SUBSCRIBER_COLUMNS}"
                         ),
@@ -1195,7 +1212,7 @@ impl Store for PgStore {
                 let row = tx
                     .query_opt(
                         &format!(
-                            "INSERT INTO subscribers (email, email_key, user_id, cadence, status,
+                            "INSERT INTO subscribers (email, email_key, link_user_id, cadence, status,
                                  confirm_token_hash, confirm_expires_at, unsubscribe_token, created_at)
                              VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now())
                              ON CONFLICT (email_key) DO NOTHING
@@ -1222,6 +1239,19 @@ impl Store for PgStore {
                 }
             }
         };
+        if let SubscribeOutcome::ConfirmationNeeded(s) = &outcome {
+            tx.execute(
+                "INSERT INTO confirmation_outbox
+                     (subscriber_id, token, status, attempts, next_attempt_at, created_at)
+                 VALUES ($1, $2, 'queued', 0, now(), now())
+                 ON CONFLICT (subscriber_id) DO UPDATE SET token = excluded.token,
+                     status = 'queued', attempts = 0,
+                     next_attempt_at = excluded.next_attempt_at, claim = NULL,
+                     lease_until = NULL, last_error = NULL, sent_at = NULL",
+                &[&s.id, &r.confirm_token],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1254,11 +1284,17 @@ impl Store for PgStore {
         client
             .query_opt(
                 &format!(
-                    "UPDATE subscribers SET status = 'confirmed', confirmed_at = $2,
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE confirm_token_hash = $1 AND status = 'pending'
-                       AND confirm_expires_at > $2
-                     RETURNING {SUBSCRIBER_COLUMNS}"
+                    "WITH s AS (
+                         UPDATE subscribers SET status = 'confirmed',
+                             confirmed_at = CASE WHEN status = 'confirmed' THEN confirmed_at
+                                                 ELSE $2 END,
+                             user_id = COALESCE(link_user_id, user_id), link_user_id = NULL,
+                             confirm_token_hash = NULL, confirm_expires_at = NULL
+                         WHERE confirm_token_hash = $1 AND status IN ('pending', 'confirmed')
+                           AND confirm_expires_at > $2
+                         RETURNING {SUBSCRIBER_COLUMNS}),
+                     {CANCEL_QUEUED_CONFIRMATION}
+                     SELECT * FROM s"
                 ),
                 &[&token_hash, &now],
             )
@@ -1277,11 +1313,15 @@ impl Store for PgStore {
         client
             .query_opt(
                 &format!(
-                    "UPDATE subscribers SET status = 'unsubscribed',
-                         unsubscribed_at = COALESCE(unsubscribed_at, $2),
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE unsubscribe_token = $1
-                     RETURNING {SUBSCRIBER_COLUMNS}"
+                    "WITH s AS (
+                         UPDATE subscribers SET status = 'unsubscribed',
+                             unsubscribed_at = COALESCE(unsubscribed_at, $2),
+                             confirm_token_hash = NULL, confirm_expires_at = NULL,
+                             link_user_id = NULL
+                         WHERE unsubscribe_token = $1
+                         RETURNING {SUBSCRIBER_COLUMNS}),
+                     {CANCEL_QUEUED_CONFIRMATION}
+                     SELECT * FROM s"
                 ),
                 &[&token, &now],
             )
@@ -1436,24 +1476,7 @@ impl Store for PgStore {
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let client = self.client().await?;
-        // SKIP LOCKED: concurrent workers each take different rows without waiting.
-        let rows = client
-            .query(
-                "WITH due AS (
-                     SELECT id FROM outbox
-                     WHERE (status = 'queued' AND next_attempt_at <= $2)
-                        OR (status = 'sending' AND lease_until <= $2)
-                     ORDER BY id LIMIT $4
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE outbox o SET status = 'sending', claim = $1, lease_until = $3
-                 FROM due, subscribers s
-                 WHERE o.id = due.id AND s.id = o.subscriber_id
-                 RETURNING o.id, o.attempts, o.edition_id,
-                     s.id, s.email, s.user_id, s.cadence, s.status, s.unsubscribe_token,
-                     s.created_at",
-                &[&claim, &now, &lease_until, &i64::from(limit)],
-            )
-            .await?;
+        let rows = claim_rows(&client, Queue::Digests, limit, claim, now, lease_until).await?;
         let mut out = rows
             .iter()
             .map(|r| {
@@ -1478,26 +1501,7 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let client = self.client().await?;
-        let (status, error, next): (&str, Option<&str>, Option<DateTime<Utc>>) = match outcome {
-            DeliveryOutcome::Sent => ("sent", None, None),
-            DeliveryOutcome::Retry { error, not_before } => {
-                ("queued", Some(error.as_str()), Some(*not_before))
-            }
-            DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
-            DeliveryOutcome::Cancelled => ("cancelled", None, None),
-        };
-        let n = client
-            .execute(
-                "UPDATE outbox SET status = $3, attempts = attempts + 1,
-                     last_error = COALESCE($4, last_error),
-                     next_attempt_at = COALESCE($5, next_attempt_at),
-                     sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END,
-                     claim = NULL, lease_until = NULL
-                 WHERE id = $1 AND claim = $2 AND status = 'sending'",
-                &[&id, &claim, &status, &error, &next, &now],
-            )
-            .await?;
-        Ok(n == 1)
+        record_outcome(&client, Queue::Digests, id, claim, outcome, now).await
     }
 
     async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts> {
@@ -1507,6 +1511,93 @@ impl Store for PgStore {
                 "SELECT status, count(*) FROM outbox
                  WHERE $1::bigint IS NULL OR edition_id = $1 GROUP BY status",
                 &[&edition_id],
+            )
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for r in rows {
+            counts.add(r.get::<_, &str>(0), r.get(1));
+        }
+        Ok(counts)
+    }
+
+    async fn renew_confirmation(
+        &self,
+        token_hash: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE subscribers SET confirm_expires_at = GREATEST(confirm_expires_at, $2)
+                 WHERE confirm_token_hash = $1 AND status IN ('pending', 'confirmed')",
+                &[&token_hash, &until],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT paper_id FROM votes WHERE user_id = $1
+                 ORDER BY created_at DESC, paper_id LIMIT $2",
+                &[&user_id, &i64::from(limit)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ConfirmationMessage>> {
+        let client = self.client().await?;
+        let rows = claim_rows(
+            &client,
+            Queue::Confirmations,
+            limit,
+            claim,
+            now,
+            lease_until,
+        )
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(ConfirmationMessage {
+                    id: r.get(0),
+                    claim,
+                    attempts: r.get(1),
+                    token: r.get(2),
+                    subscriber: subscriber_from_row_at(r, 3)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    async fn record_confirmation(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        record_outcome(&client, Queue::Confirmations, id, claim, outcome, now).await
+    }
+
+    async fn confirmation_counts(&self) -> StoreResult<OutboxCounts> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT status, count(*) FROM confirmation_outbox GROUP BY status",
+                &[],
             )
             .await?;
         let mut counts = OutboxCounts::default();
@@ -2095,6 +2186,109 @@ impl Store for PgStore {
             }),
         })
     }
+}
+
+/// A CTE step cancelling the queued confirmation message of the subscriber updated by the
+/// CTE `s`: its token no longer works.
+const CANCEL_QUEUED_CONFIRMATION: &str = "cancelled AS (
+         UPDATE confirmation_outbox SET status = 'cancelled', token = NULL
+         WHERE subscriber_id IN (SELECT id FROM s) AND status = 'queued')";
+
+/// The two durable mail queues: digests (`outbox`) and confirmations (`confirmation_outbox`).
+/// They share their life cycle, so they share the claim and the recording of outcomes.
+#[derive(Clone, Copy)]
+enum Queue {
+    Digests,
+    Confirmations,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Digests => "outbox",
+            Self::Confirmations => "confirmation_outbox",
+        }
+    }
+
+    /// The queue's own column returned with a claim: the edition, or the token.
+    fn payload(self) -> &'static str {
+        match self {
+            Self::Digests => "o.edition_id",
+            Self::Confirmations => "COALESCE(o.token, '')",
+        }
+    }
+}
+
+/// Claims due rows of a queue; SKIP LOCKED lets concurrent workers each take different rows
+/// without waiting. Rows: id, attempts, payload, then the subscriber's columns.
+async fn claim_rows(
+    client: &deadpool_postgres::Client,
+    queue: Queue,
+    limit: u32,
+    claim: i64,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> StoreResult<Vec<Row>> {
+    let table = queue.table();
+    Ok(client
+        .query(
+            &format!(
+                "WITH due AS (
+                     SELECT id FROM {table}
+                     WHERE (status = 'queued' AND next_attempt_at <= $2)
+                        OR (status = 'sending' AND lease_until <= $2)
+                     ORDER BY id LIMIT $4
+                     FOR UPDATE SKIP LOCKED)
+                 UPDATE {table} o SET status = 'sending', claim = $1, lease_until = $3
+                 FROM due, subscribers s
+                 WHERE o.id = due.id AND s.id = o.subscriber_id
+                 RETURNING o.id, o.attempts, {},
+                     s.id, s.email, s.user_id, s.cadence, s.status, s.unsubscribe_token,
+                     s.created_at",
+                queue.payload()
+            ),
+            &[&claim, &now, &lease_until, &i64::from(limit)],
+        )
+        .await?)
+}
+
+/// Records the outcome of a claimed row, if the claim still holds. A settled confirmation
+/// forgets its token.
+async fn record_outcome(
+    client: &deadpool_postgres::Client,
+    queue: Queue,
+    id: i64,
+    claim: i64,
+    outcome: &DeliveryOutcome,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let (status, error, next): (&str, Option<&str>, Option<DateTime<Utc>>) = match outcome {
+        DeliveryOutcome::Sent => ("sent", None, None),
+        DeliveryOutcome::Retry { error, not_before } => {
+            ("queued", Some(error.as_str()), Some(*not_before))
+        }
+        DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+        DeliveryOutcome::Cancelled => ("cancelled", None, None),
+    };
+    let forget = match queue {
+        Queue::Digests => "",
+        Queue::Confirmations => ", token = CASE WHEN $3 = 'queued' THEN token ELSE NULL END",
+    };
+    let n = client
+        .execute(
+            &format!(
+                "UPDATE {} SET status = $3, attempts = attempts + 1,
+                     last_error = COALESCE($4, last_error),
+                     next_attempt_at = COALESCE($5, next_attempt_at),
+                     sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END,
+                     claim = NULL, lease_until = NULL{forget}
+                 WHERE id = $1 AND claim = $2 AND status = 'sending'",
+                queue.table()
+            ),
+            &[&id, &claim, &status, &error, &next, &now],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 const SUBSCRIBER_COLUMNS: &str =

@@ -21,8 +21,9 @@ use crate::{
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
 };
 use crate::{
-    Cadence, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber, NewEdition, NewSubscriber,
-    OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber, SubscriberStatus, email_key,
+    Cadence, ConfirmationMessage, DeliveryOutcome, Edition, EditionBuilt, ImportedSubscriber,
+    NewEdition, NewSubscriber, OutboxCounts, OutboxMessage, SubscribeOutcome, Subscriber,
+    SubscriberStatus, email_key,
 };
 use crate::{ChangeCursor, ChangedPapers};
 
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_mail.sql"),
     include_str!("../migrations/sqlite/0005_search.sql"),
     include_str!("../migrations/sqlite/0006_site.sql"),
+    include_str!("../migrations/sqlite/0007_mail_outbox.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
@@ -1246,14 +1248,33 @@ impl Store for SqliteStore {
                 .transpose()?;
             let now = now_ms();
             let outcome = match existing {
-                Some(s) if s.status == SubscriberStatus::Confirmed => {
-                    SubscribeOutcome::AlreadyConfirmed(s)
-                }
+                Some(s) if s.status == SubscriberStatus::Confirmed => match r.user_id {
+                    // An account asks for an address it is not linked to: the link waits for
+                    // the confirmation mailed to the address; the subscription goes on as is.
+                    Some(user) if s.user_id != Some(user) => {
+                        let s = tx.query_row(
+                            &format!(
+                                "UPDATE subscribers SET confirm_token_hash = ?2,
+                                     confirm_expires_at = ?3, link_user_id = ?4
+                                 WHERE id = ?1 RETURNING {SUBSCRIBER_COLUMNS}"
+                            ),
+                            params![
+                                s.id,
+                                r.confirm_token_hash,
+                                ms(r.confirm_expires_at),
+                                user
+                            ],
+                            subscriber_from_row,
+                        )??;
+                        SubscribeOutcome::ConfirmationNeeded(s)
+                    }
+                    _ => SubscribeOutcome::AlreadyConfirmed(s),
+                },
                 Some(s) => {
                     let s = tx.query_row(
                         &format!(
                             "UPDATE subscribers SET status = 'pending', cadence = ?2,
-                                 user_id = COALESCE(?3, user_id), confirm_token_hash = ?4,
+                                 link_user_id = ?3, confirm_token_hash = ?4,
                                  confirm_expires_at = ?5
                              WHERE id = ?1 RETURNING {SUBSCRIBER_COLUMNS}"
                         ),
@@ -1271,7 +1292,7 @@ impl Store for SqliteStore {
                 None => {
                     let s = tx.query_row(
                         &format!(
-                            "INSERT INTO subscribers (email, email_key, user_id, cadence, status,
+                            "INSERT INTO subscribers (email, email_key, link_user_id, cadence, status,
                                  confirm_token_hash, confirm_expires_at, unsubscribe_token, created_at)
                              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8)
                              RETURNING {SUBSCRIBER_COLUMNS}"
@@ -1291,6 +1312,18 @@ impl Store for SqliteStore {
                     SubscribeOutcome::ConfirmationNeeded(s)
                 }
             };
+            if let SubscribeOutcome::ConfirmationNeeded(s) = &outcome {
+                tx.execute(
+                    "INSERT INTO confirmation_outbox
+                         (subscriber_id, token, status, attempts, next_attempt_at, created_at)
+                     VALUES (?1, ?2, 'queued', 0, ?3, ?3)
+                     ON CONFLICT (subscriber_id) DO UPDATE SET token = excluded.token,
+                         status = 'queued', attempts = 0,
+                         next_attempt_at = excluded.next_attempt_at, claim = NULL,
+                         lease_until = NULL, last_error = NULL, sent_at = NULL",
+                    params![s.id, r.confirm_token, now],
+                )?;
+            }
             tx.commit()?;
             Ok(outcome)
         })
@@ -1333,19 +1366,29 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Subscriber>> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
-            conn.query_row(
-                &format!(
-                    "UPDATE subscribers SET status = 'confirmed', confirmed_at = ?2,
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE confirm_token_hash = ?1 AND status = 'pending'
-                       AND confirm_expires_at > ?2
-                     RETURNING {SUBSCRIBER_COLUMNS}"
-                ),
-                params![token_hash, ms(now)],
-                subscriber_from_row,
-            )
-            .optional()?
-            .transpose()
+            let tx = conn.transaction()?;
+            let s = tx
+                .query_row(
+                    &format!(
+                        "UPDATE subscribers SET status = 'confirmed',
+                             confirmed_at = CASE WHEN status = 'confirmed' THEN confirmed_at
+                                                 ELSE ?2 END,
+                             user_id = COALESCE(link_user_id, user_id), link_user_id = NULL,
+                             confirm_token_hash = NULL, confirm_expires_at = NULL
+                         WHERE confirm_token_hash = ?1 AND status IN ('pending', 'confirmed')
+                           AND confirm_expires_at > ?2
+                         RETURNING {SUBSCRIBER_COLUMNS}"
+                    ),
+                    params![token_hash, ms(now)],
+                    subscriber_from_row,
+                )
+                .optional()?
+                .transpose()?;
+            if let Some(s) = &s {
+                cancel_queued_confirmation(&tx, s.id)?;
+            }
+            tx.commit()?;
+            Ok(s)
         })
         .await
     }
@@ -1357,19 +1400,27 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Subscriber>> {
         let token = token.to_owned();
         self.write(move |conn| {
-            conn.query_row(
-                &format!(
-                    "UPDATE subscribers SET status = 'unsubscribed',
-                         unsubscribed_at = COALESCE(unsubscribed_at, ?2),
-                         confirm_token_hash = NULL, confirm_expires_at = NULL
-                     WHERE unsubscribe_token = ?1
-                     RETURNING {SUBSCRIBER_COLUMNS}"
-                ),
-                params![token, ms(now)],
-                subscriber_from_row,
-            )
-            .optional()?
-            .transpose()
+            let tx = conn.transaction()?;
+            let s = tx
+                .query_row(
+                    &format!(
+                        "UPDATE subscribers SET status = 'unsubscribed',
+                             unsubscribed_at = COALESCE(unsubscribed_at, ?2),
+                             confirm_token_hash = NULL, confirm_expires_at = NULL,
+                             link_user_id = NULL
+                         WHERE unsubscribe_token = ?1
+                         RETURNING {SUBSCRIBER_COLUMNS}"
+                    ),
+                    params![token, ms(now)],
+                    subscriber_from_row,
+                )
+                .optional()?
+                .transpose()?;
+            if let Some(s) = &s {
+                cancel_queued_confirmation(&tx, s.id)?;
+            }
+            tx.commit()?;
+            Ok(s)
         })
         .await
     }
@@ -1525,44 +1576,17 @@ impl Store for SqliteStore {
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Vec<OutboxMessage>> {
         self.write(move |conn| {
-            // One UPDATE under SQLite's single writer lock: atomic, so no two workers (or
-            // processes) hold the same row.
-            let tx = conn.transaction()?;
-            let ids: Vec<(i64, i32, i64, i64)> = {
-                let mut stmt = tx.prepare(
-                    "UPDATE outbox SET status = 'sending', claim = ?1, lease_until = ?3
-                     WHERE id IN (
-                         SELECT id FROM outbox
-                         WHERE (status = 'queued' AND next_attempt_at <= ?2)
-                            OR (status = 'sending' AND lease_until <= ?2)
-                         ORDER BY id LIMIT ?4)
-                     RETURNING id, attempts, edition_id, subscriber_id",
-                )?;
-                let rows = stmt
-                    .query_map(params![claim, ms(now), ms(lease_until), limit], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })?;
-                rows.collect::<Result<_, _>>()?
-            };
-            let mut out = Vec::with_capacity(ids.len());
-            {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?1"
-                ))?;
-                for (id, attempts, edition_id, subscriber_id) in ids {
-                    let subscriber = stmt.query_row([subscriber_id], subscriber_from_row)??;
-                    out.push(OutboxMessage {
-                        id,
-                        claim,
-                        attempts,
-                        edition_id,
-                        subscriber,
-                    });
-                }
-            }
-            tx.commit()?;
-            out.sort_by_key(|m| m.id);
-            Ok(out)
+            let claimed = claim_rows(conn, Queue::Digests, limit, claim, now, lease_until)?;
+            Ok(claimed
+                .into_iter()
+                .map(|(id, attempts, edition_id, subscriber)| OutboxMessage {
+                    id,
+                    claim,
+                    attempts,
+                    edition_id,
+                    subscriber,
+                })
+                .collect())
         })
         .await
     }
@@ -1575,27 +1599,8 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let outcome = outcome.clone();
-        self.write(move |conn| {
-            let (status, error, next): (&str, Option<String>, Option<i64>) = match outcome {
-                DeliveryOutcome::Sent => ("sent", None, None),
-                DeliveryOutcome::Retry { error, not_before } => {
-                    ("queued", Some(error), Some(ms(not_before)))
-                }
-                DeliveryOutcome::Failed { error } => ("failed", Some(error), None),
-                DeliveryOutcome::Cancelled => ("cancelled", None, None),
-            };
-            let n = conn.execute(
-                "UPDATE outbox SET status = ?3, attempts = attempts + 1,
-                     last_error = COALESCE(?4, last_error),
-                     next_attempt_at = COALESCE(?5, next_attempt_at),
-                     sent_at = CASE WHEN ?3 = 'sent' THEN ?6 ELSE sent_at END,
-                     claim = NULL, lease_until = NULL
-                 WHERE id = ?1 AND claim = ?2 AND status = 'sending'",
-                params![id, claim, status, error, next, ms(now)],
-            )?;
-            Ok(n == 1)
-        })
-        .await
+        self.write(move |conn| record_outcome(conn, Queue::Digests, id, claim, &outcome, now))
+            .await
     }
 
     async fn outbox_counts(&self, edition_id: Option<i64>) -> StoreResult<OutboxCounts> {
@@ -1608,6 +1613,85 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([edition_id], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?;
+            for row in rows {
+                let (status, n) = row?;
+                counts.add(&status, n);
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn renew_confirmation(
+        &self,
+        token_hash: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE subscribers SET confirm_expires_at = max(confirm_expires_at, ?2)
+                 WHERE confirm_token_hash = ?1 AND status IN ('pending', 'confirmed')",
+                params![token_hash, ms(until)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn upvoted_paper_ids(&self, user_id: i64, limit: u32) -> StoreResult<Vec<String>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT paper_id FROM votes WHERE user_id = ?1
+                 ORDER BY created_at DESC, paper_id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![user_id, limit], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn claim_confirmations(
+        &self,
+        limit: u32,
+        claim: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<ConfirmationMessage>> {
+        self.write(move |conn| {
+            let claimed = claim_rows(conn, Queue::Confirmations, limit, claim, now, lease_until)?;
+            Ok(claimed
+                .into_iter()
+                .map(|(id, attempts, token, subscriber)| ConfirmationMessage {
+                    id,
+                    claim,
+                    attempts,
+                    token,
+                    subscriber,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn record_confirmation(
+        &self,
+        id: i64,
+        claim: i64,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let outcome = outcome.clone();
+        self.write(move |conn| record_outcome(conn, Queue::Confirmations, id, claim, &outcome, now))
+            .await
+    }
+
+    async fn confirmation_counts(&self) -> StoreResult<OutboxCounts> {
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare("SELECT status, count(*) FROM confirmation_outbox GROUP BY status")?;
+            let mut counts = OutboxCounts::default();
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
             for row in rows {
                 let (status, n) = row?;
                 counts.add(&status, n);
@@ -2213,6 +2297,125 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The two durable mail queues: digests (`outbox`) and confirmations (`confirmation_outbox`).
+/// They share their life cycle, so they share the claim and the recording of outcomes.
+#[derive(Clone, Copy)]
+enum Queue {
+    Digests,
+    Confirmations,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Digests => "outbox",
+            Self::Confirmations => "confirmation_outbox",
+        }
+    }
+
+    /// The queue's own column returned with a claim: the edition, or the token.
+    fn payload(self) -> &'static str {
+        match self {
+            Self::Digests => "edition_id",
+            Self::Confirmations => "COALESCE(token, '')",
+        }
+    }
+}
+
+/// Cancels the subscriber's queued confirmation message, whose token no longer works.
+fn cancel_queued_confirmation(
+    tx: &rusqlite::Transaction<'_>,
+    subscriber_id: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE confirmation_outbox SET status = 'cancelled', token = NULL
+         WHERE subscriber_id = ?1 AND status = 'queued'",
+        [subscriber_id],
+    )?;
+    Ok(())
+}
+
+/// Atomically claims due rows of a queue: one UPDATE under SQLite's single writer lock, so no
+/// two workers (or processes) hold the same row. Returns (id, attempts, payload, subscriber)
+/// by id.
+fn claim_rows<P: rusqlite::types::FromSql>(
+    conn: &mut Connection,
+    queue: Queue,
+    limit: u32,
+    claim: i64,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> StoreResult<Vec<(i64, i32, P, Subscriber)>> {
+    let tx = conn.transaction()?;
+    let table = queue.table();
+    let ids: Vec<(i64, i32, P, i64)> = {
+        let mut stmt = tx.prepare(&format!(
+            "UPDATE {table} SET status = 'sending', claim = ?1, lease_until = ?3
+             WHERE id IN (
+                 SELECT id FROM {table}
+                 WHERE (status = 'queued' AND next_attempt_at <= ?2)
+                    OR (status = 'sending' AND lease_until <= ?2)
+                 ORDER BY id LIMIT ?4)
+             RETURNING id, attempts, {}, subscriber_id",
+            queue.payload()
+        ))?;
+        let rows = stmt.query_map(params![claim, ms(now), ms(lease_until), limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?1"
+        ))?;
+        for (id, attempts, payload, subscriber_id) in ids {
+            let subscriber = stmt.query_row([subscriber_id], subscriber_from_row)??;
+            out.push((id, attempts, payload, subscriber));
+        }
+    }
+    tx.commit()?;
+    out.sort_by_key(|m| m.0);
+    Ok(out)
+}
+
+/// Records the outcome of a claimed row, if the claim still holds. A settled confirmation
+/// forgets its token.
+fn record_outcome(
+    conn: &mut Connection,
+    queue: Queue,
+    id: i64,
+    claim: i64,
+    outcome: &DeliveryOutcome,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let (status, error, next): (&str, Option<&str>, Option<i64>) = match outcome {
+        DeliveryOutcome::Sent => ("sent", None, None),
+        DeliveryOutcome::Retry { error, not_before } => {
+            ("queued", Some(error.as_str()), Some(ms(*not_before)))
+        }
+        DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+        DeliveryOutcome::Cancelled => ("cancelled", None, None),
+    };
+    let forget = match queue {
+        Queue::Digests => "",
+        Queue::Confirmations => ", token = CASE WHEN ?3 = 'queued' THEN token ELSE NULL END",
+    };
+    let n = conn.execute(
+        &format!(
+            "UPDATE {} SET status = ?3, attempts = attempts + 1,
+                 last_error = COALESCE(?4, last_error),
+                 next_attempt_at = COALESCE(?5, next_attempt_at),
+                 sent_at = CASE WHEN ?3 = 'sent' THEN ?6 ELSE sent_at END,
+                 claim = NULL, lease_until = NULL{forget}
+             WHERE id = ?1 AND claim = ?2 AND status = 'sending'",
+            queue.table()
+        ),
+        params![id, claim, status, error, next, ms(now)],
+    )?;
+    Ok(n == 1)
 }
 
 const SUBSCRIBER_COLUMNS: &str =

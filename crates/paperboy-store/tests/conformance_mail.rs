@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use paperboy_core::Email;
 use paperboy_store::{
-    Cadence, DeliveryOutcome, ImportedSubscriber, NewEdition, NewSubscriber, Store,
+    Cadence, DeliveryOutcome, ImportedSubscriber, NewEdition, NewSubscriber, NewUser, Store,
     SubscribeOutcome, SubscriberStatus,
 };
 
@@ -25,6 +25,11 @@ paperboy_testkit::conformance!(
     a_late_outcome_from_a_lost_claim_changes_nothing,
     importing_subscribers_skips_known_addresses,
     concurrent_claims_hand_out_each_row_once,
+    subscribing_queues_the_confirmation_in_the_same_transaction,
+    a_settled_confirmation_is_not_claimed_again_and_a_new_request_queues_it_again,
+    an_account_is_linked_to_an_address_only_by_the_link_mailed_to_it,
+    an_accounts_upvoted_papers_are_listed_for_its_recommendations,
+    a_confirmation_mailed_late_still_has_its_full_time_and_a_stale_one_is_not_renewed,
 );
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -42,6 +47,7 @@ fn request(addr: &str, token_hash: &str, expires: &str) -> NewSubscriber {
         email: email(addr),
         user_id: None,
         cadence: Cadence::Daily,
+        confirm_token: format!("token-{token_hash}"),
         confirm_token_hash: token_hash.into(),
         confirm_expires_at: t(expires),
         unsubscribe_token: format!("unsub-{addr}"),
@@ -531,4 +537,356 @@ async fn concurrent_claims_hand_out_each_row_once(store: Arc<dyn Store>) {
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 200);
     assert_eq!(distinct.len(), 200);
+}
+
+async fn subscribing_queues_the_confirmation_in_the_same_transaction(store: Arc<dyn Store>) {
+    store
+        .subscribe(&request("ada@example.org", "h1", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("subscribe");
+    // Asking again before it was sent replaces the queued message: one row, the new token.
+    store
+        .subscribe(&request("ada@example.org", "h2", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("again");
+    confirmed(&store, "bob@example.org", Cadence::Daily).await;
+    // Bob followed his link before his message went out: confirming cancelled it. Asking again
+    // as a confirmed subscriber queues nothing more.
+    store
+        .subscribe(&request("bob@example.org", "h3", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("confirmed again");
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!((counts.queued, counts.cancelled), (1, 1));
+
+    let now = Utc::now();
+    let claimed = store
+        .claim_confirmations(10, 7, now, now + Duration::minutes(5))
+        .await
+        .expect("claim");
+    let got: Vec<(String, String, SubscriberStatus)> = claimed
+        .iter()
+        .map(|m| {
+            (
+                m.subscriber.email.clone(),
+                m.token.clone(),
+                m.subscriber.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "ada@example.org".to_owned(),
+            "token-h2".to_owned(),
+            SubscriberStatus::Pending
+        )]
+    );
+    assert!(
+        store
+            .claim_confirmations(10, 8, now, now + Duration::minutes(5))
+            .await
+            .expect("claim again")
+            .is_empty(),
+        "claimed rows are not handed out twice"
+    );
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!((counts.sending, counts.queued), (1, 0));
+
+    // An expired lease (the worker died) hands the row out again, with its token.
+    let later = now + Duration::minutes(6);
+    let again = store
+        .claim_confirmations(10, 9, later, later + Duration::minutes(5))
+        .await
+        .expect("reclaim");
+    assert_eq!(again.len(), 1);
+    assert!(
+        !store
+            .record_confirmation(again[0].id, 7, &DeliveryOutcome::Sent, later)
+            .await
+            .expect("stale"),
+        "the lost claim records nothing"
+    );
+    for m in &again {
+        assert!(
+            store
+                .record_confirmation(m.id, 9, &DeliveryOutcome::Sent, later)
+                .await
+                .expect("record")
+        );
+    }
+    let counts = store.confirmation_counts().await.expect("counts");
+    assert_eq!((counts.sent, counts.cancelled, counts.pending()), (1, 1, 0));
+}
+
+async fn a_settled_confirmation_is_not_claimed_again_and_a_new_request_queues_it_again(
+    store: Arc<dyn Store>,
+) {
+    store
+        .subscribe(&request("ada@example.org", "h1", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("subscribe");
+    let now = Utc::now();
+    let m = store
+        .claim_confirmations(10, 1, now, now + Duration::minutes(5))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("one");
+    let retry_at = now + Duration::minutes(1);
+    assert!(
+        store
+            .record_confirmation(
+                m.id,
+                1,
+                &DeliveryOutcome::Retry {
+                    error: "451 try later".into(),
+                    not_before: retry_at,
+                },
+                now,
+            )
+            .await
+            .expect("retry")
+    );
+    assert!(
+        store
+            .claim_confirmations(10, 2, now, now + Duration::minutes(5))
+            .await
+            .expect("early")
+            .is_empty(),
+        "a retry waits for its time"
+    );
+    let m = store
+        .claim_confirmations(10, 3, retry_at, retry_at + Duration::minutes(5))
+        .await
+        .expect("due")
+        .pop()
+        .expect("due again");
+    assert_eq!((m.attempts, m.token.as_str()), (1, "token-h1"));
+    assert!(
+        store
+            .record_confirmation(m.id, 3, &DeliveryOutcome::Sent, retry_at)
+            .await
+            .expect("sent")
+    );
+    let far = now + Duration::days(30);
+    assert!(
+        store
+            .claim_confirmations(10, 4, far, far + Duration::minutes(5))
+            .await
+            .expect("settled")
+            .is_empty()
+    );
+    // A new request (the first mail was lost in a spam folder, say) queues a new message.
+    store
+        .subscribe(&request("ada@example.org", "h2", "2100-01-01T00:00:00Z"))
+        .await
+        .expect("again");
+    let m = store
+        .claim_confirmations(10, 5, far, far + Duration::minutes(5))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("queued again");
+    assert_eq!((m.attempts, m.token.as_str()), (0, "token-h2"));
+}
+
+async fn an_account_is_linked_to_an_address_only_by_the_link_mailed_to_it(store: Arc<dyn Store>) {
+    let user = |name: &str| NewUser {
+        username: paperboy_core::Username::parse(name).expect("username"),
+        fullname: name.into(),
+        email: None,
+        password_hash: None,
+        is_admin: false,
+    };
+    let ada = store.create_user(&user("ada")).await.expect("ada");
+    // A confirmed address, subscribed from the footer: no account.
+    let id = confirmed(&store, "ada@example.org", Cadence::Weekly).await;
+    let mut r = request("ada@example.org", "h9", "2100-01-01T00:00:00Z");
+    r.user_id = Some(ada.id);
+    let SubscribeOutcome::ConfirmationNeeded(s) = store.subscribe(&r).await.expect("ask") else {
+        panic!("linking needs the link mailed to the address");
+    };
+    assert_eq!(
+        (s.id, s.status, s.user_id, s.cadence),
+        (id, SubscriberStatus::Confirmed, None, Cadence::Weekly),
+        "still confirmed, not linked yet, unchanged"
+    );
+    let now = Utc::now();
+    let m = store
+        .claim_confirmations(10, 1, now, now + Duration::minutes(5))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("the link's message is queued");
+    assert_eq!((m.subscriber.id, m.token.as_str()), (id, "token-h9"));
+    let s = store
+        .confirm_subscriber("h9", Utc::now())
+        .await
+        .expect("follow")
+        .expect("the token works");
+    assert_eq!(
+        (s.id, s.status, s.user_id),
+        (id, SubscriberStatus::Confirmed, Some(ada.id))
+    );
+    assert!(
+        store
+            .confirm_subscriber("h9", Utc::now())
+            .await
+            .expect("again")
+            .is_none(),
+        "once"
+    );
+    // Linked: asking again changes nothing and mails nothing.
+    assert!(matches!(
+        store.subscribe(&r).await.expect("again"),
+        SubscribeOutcome::AlreadyConfirmed(_)
+    ));
+
+    // A new address asked for by an account is linked when confirmed, not before.
+    let bob = store.create_user(&user("bob")).await.expect("bob");
+    let mut r = request("bob@example.org", "hb", "2100-01-01T00:00:00Z");
+    r.user_id = Some(bob.id);
+    let SubscribeOutcome::ConfirmationNeeded(s) = store.subscribe(&r).await.expect("bob") else {
+        panic!("new");
+    };
+    assert_eq!((s.status, s.user_id), (SubscriberStatus::Pending, None));
+    let s = store
+        .confirm_subscriber("hb", Utc::now())
+        .await
+        .expect("confirm")
+        .expect("confirmed");
+    assert_eq!(s.user_id, Some(bob.id));
+
+    // Unsubscribing drops a link still waiting, and cancels its queued message.
+    let mut r = request("carol@example.org", "hc", "2100-01-01T00:00:00Z");
+    r.user_id = Some(ada.id);
+    let SubscribeOutcome::ConfirmationNeeded(s) = store.subscribe(&r).await.expect("carol") else {
+        panic!("new");
+    };
+    let before = store.confirmation_counts().await.expect("counts").cancelled;
+    store
+        .unsubscribe(&s.unsubscribe_token, Utc::now())
+        .await
+        .expect("unsubscribe");
+    assert_eq!(
+        store.confirmation_counts().await.expect("counts").cancelled,
+        before + 1
+    );
+    assert!(
+        store
+            .confirm_subscriber("hc", Utc::now())
+            .await
+            .expect("confirm")
+            .is_none(),
+        "an unsubscribed address's token is void"
+    );
+}
+
+async fn an_accounts_upvoted_papers_are_listed_for_its_recommendations(store: Arc<dyn Store>) {
+    let papers: Vec<paperboy_core::NewPaper> = (1..=3)
+        .map(|i| {
+            paperboy_core::NewPaper::new(
+                paperboy_core::ArxivId::parse(&format!("2510.0000{i}")).expect("id"),
+                format!("Paper {i}"),
+                "Abstract.",
+                t("2025-10-28T12:00:00Z"),
+            )
+        })
+        .collect();
+    store.upsert_papers(&papers).await.expect("papers");
+    let new_user = |name: &str| NewUser {
+        username: paperboy_core::Username::parse(name).expect("username"),
+        fullname: name.into(),
+        email: None,
+        password_hash: None,
+        is_admin: false,
+    };
+    let ada = store.create_user(&new_user("ada")).await.expect("ada");
+    let bob = store.create_user(&new_user("bob")).await.expect("bob");
+    for id in ["2510.00001", "2510.00003v2", "2510.00002"] {
+        store
+            .set_vote(
+                ada.id,
+                &paperboy_core::ArxivId::parse(id).expect("id"),
+                true,
+            )
+            .await
+            .expect("vote");
+    }
+    store
+        .set_vote(
+            ada.id,
+            &paperboy_core::ArxivId::parse("2510.00002").expect("id"),
+            false,
+        )
+        .await
+        .expect("unvote");
+    let mut got = store.upvoted_paper_ids(ada.id, 10).await.expect("upvotes");
+    got.sort();
+    assert_eq!(
+        got,
+        ["2510.00001", "2510.00003"],
+        "base ids, un-votes left out"
+    );
+    assert_eq!(
+        store
+            .upvoted_paper_ids(ada.id, 1)
+            .await
+            .expect("limit")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .upvoted_paper_ids(bob.id, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}
+
+async fn a_confirmation_mailed_late_still_has_its_full_time_and_a_stale_one_is_not_renewed(
+    store: Arc<dyn Store>,
+) {
+    store
+        .subscribe(&request("ada@example.org", "old", "2025-10-30T00:00:00Z"))
+        .await
+        .expect("first");
+    store
+        .subscribe(&request("ada@example.org", "new", "2025-10-30T00:00:00Z"))
+        .await
+        .expect("again");
+    assert!(
+        !store
+            .renew_confirmation("old", t("2025-11-02T00:00:00Z"))
+            .await
+            .expect("stale"),
+        "a replaced token is not renewed (its message is not sent)"
+    );
+    assert!(
+        store
+            .renew_confirmation("new", t("2025-11-02T00:00:00Z"))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        store
+            .renew_confirmation("new", t("2025-10-29T00:00:00Z"))
+            .await
+            .expect("never shortened")
+    );
+    let s = store
+        .confirm_subscriber("new", t("2025-11-01T00:00:00Z"))
+        .await
+        .expect("confirm")
+        .expect("the renewed token works past its first expiry");
+    assert_eq!(s.status, SubscriberStatus::Confirmed);
+    assert!(
+        !store
+            .renew_confirmation("new", t("2025-11-03T00:00:00Z"))
+            .await
+            .expect("followed"),
+        "a followed token is not current any more"
+    );
 }

@@ -24,6 +24,9 @@ pub struct ReceivedMail {
     pub html: String,
     /// The message as received.
     pub raw: String,
+    /// Mail transactions in progress at the server (on any connection) when the message
+    /// arrived, itself included.
+    pub in_flight: u64,
 }
 
 impl ReceivedMail {
@@ -144,6 +147,24 @@ impl SmtpSink {
         read_messages(&self.mail_dir())
     }
 
+    /// What each recipient's mailbox holds once duplicates are suppressed by `Message-ID`, as
+    /// receiving systems do (Gmail; procmail's `formail -D`): the first copy of each id per
+    /// recipient, in arrival order. [`SmtpSink::messages`] is the raw transmission log.
+    pub fn mailboxes(&self) -> std::collections::BTreeMap<String, Vec<ReceivedMail>> {
+        let mut boxes: std::collections::BTreeMap<String, Vec<ReceivedMail>> = Default::default();
+        let mut seen = std::collections::HashSet::new();
+        for m in self.messages() {
+            for rcpt in &m.rcpt {
+                let id = m.header("Message-ID").map(str::to_owned);
+                // A message without an id cannot be recognized as a copy: always kept.
+                if id.is_none() || seen.insert((rcpt.to_lowercase(), id)) {
+                    boxes.entry(rcpt.clone()).or_default().push(m.clone());
+                }
+            }
+        }
+        boxes
+    }
+
     /// Waits until at least `n` messages arrived (or `timeout` passed) and returns them all.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedMail> {
         let deadline = Instant::now() + timeout;
@@ -212,6 +233,7 @@ fn read_messages(dir: &Path) -> Vec<ReceivedMail> {
                 text: s("text"),
                 html: s("html"),
                 raw: s("raw"),
+                in_flight: v["in_flight"].as_u64().unwrap_or_default(),
             }
         })
         .collect()

@@ -1,5 +1,5 @@
-//! Rate limits on sign-in, sign-up, submissions, comments and votes: a fixed window per
-//! (action, client) kept in memory. Exceeding it is a 429 with `Retry-After`.
+//! Rate limits on sign-in, sign-up, submissions, comments, votes and digest subscriptions: a
+//! fixed window per (action, client) kept in memory. Exceeding it is a 429 with `Retry-After`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +21,11 @@ pub enum Action {
     Comment,
     /// Upvotes and un-votes.
     Vote,
+    /// Subscription requests from one client (each may mail a confirmation).
+    Subscribe,
+    /// Subscription requests naming one address, from anywhere: what keeps a form from being
+    /// used to flood somebody's inbox with confirmations.
+    SubscribeAddress,
     /// Password reset emails asked for.
     PasswordReset,
     /// Account and organization changes (settings, new organizations, claims, joins).
@@ -35,6 +40,8 @@ impl Action {
             Self::Submit => (20, Duration::from_secs(3600)),
             Self::Comment => (10, Duration::from_secs(60)),
             Self::Vote => (60, Duration::from_secs(60)),
+            Self::Subscribe => (10, Duration::from_secs(3600)),
+            Self::SubscribeAddress => (3, Duration::from_secs(3600)),
             Self::PasswordReset => (5, Duration::from_secs(3600)),
             Self::Account => (30, Duration::from_secs(600)),
         }
@@ -48,6 +55,8 @@ pub enum Client {
     User(i64),
     /// An address.
     Ip(IpAddr),
+    /// An email address (its lowercased key), for limits on what is sent to it.
+    Email(String),
 }
 
 /// The limiter.

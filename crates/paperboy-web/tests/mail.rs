@@ -1,5 +1,6 @@
 //! Subscriptions and digests through the real app on a random port, with a real SMTP server
-//! (aiosmtpd) receiving the mail: every link is followed against the running server.
+//! (aiosmtpd) receiving the mail and the outbox worker running beside the server (as in
+//! `paperboy serve`): every link is followed against the running server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,12 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn() -> Option<Self> {
+        Self::spawn_with_worker(true).await
+    }
+
+    /// The app, with or without the background outbox worker (without, a test drives the
+    /// worker itself).
+    async fn spawn_with_worker(background_worker: bool) -> Option<Self> {
         let sink = SmtpSink::start()?;
         let (store, dir) = paperboy_testkit::sqlite_store().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -42,6 +49,11 @@ impl TestApp {
             site.clone(),
             mailer.clone(),
         ));
+        // The outbox worker, as `serve` runs it: it sends the queued confirmations.
+        if background_worker {
+            let worker = Worker::new(store.clone(), site.clone(), mailer.clone(), fast());
+            tokio::spawn(async move { worker.run(std::future::pending()).await });
+        }
         // Plain http on loopback: cookies without `Secure`, so the client keeps them.
         state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
         tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
@@ -117,16 +129,71 @@ impl TestApp {
         build_edition(&*self.store, Cadence::Daily, day())
             .await
             .expect("build");
-        let worker = Worker::new(
+        self.settle().await;
+    }
+
+    /// Waits until every queued message (confirmations and digests) is settled: sent, or
+    /// failed for good.
+    async fn settle(&self) {
+        Worker::new(
             self.store.clone(),
             self.site.clone(),
             self.mailer.clone(),
-            WorkerOptions {
-                poll: Duration::from_millis(50),
-                ..WorkerOptions::default()
-            },
+            fast(),
+        )
+        .drain()
+        .await
+        .expect("drain");
+    }
+
+    /// Signs up (and so in) a local account with this address.
+    async fn sign_up(&self, username: &str, email: &str) {
+        let token = self.csrf().await;
+        let r = self
+            .http
+            .post(format!("{}/signup", self.base))
+            .form(&[
+                ("username", username),
+                ("fullname", "Ada Lovelace"),
+                ("email", email),
+                ("password", "correct horse battery staple"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sign up");
+        assert!(
+            r.status().is_redirection(),
+            "signed up: {}",
+            r.text().await.unwrap_or_default()
         );
-        worker.drain().await.expect("drain");
+    }
+
+    async fn save_digest_settings(&self, cadence: &str, with_token: bool) -> (u16, String) {
+        let token = if with_token {
+            self.csrf().await
+        } else {
+            "forged".into()
+        };
+        let r = self
+            .http
+            .post(format!("{}/settings/digest", self.base))
+            .form(&[("cadence", cadence), ("csrf_token", token.as_str())])
+            .send()
+            .await
+            .expect("post");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+}
+
+/// Worker options for tests: quick polls and retries.
+fn fast() -> WorkerOptions {
+    WorkerOptions {
+        poll: Duration::from_millis(50),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_millis(400),
+        max_attempts: 50,
+        ..WorkerOptions::default()
     }
 }
 
@@ -187,7 +254,6 @@ async fn subscribing_sends_only_a_confirmation_whose_link_confirms_once() {
 
     // A digest built before confirmation does not go to a pending address.
     app.send_digest().await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.sink.messages().len(), 1, "nothing but the confirmation");
 
     let (status, body) = app.follow(&confirm).await;
@@ -231,7 +297,7 @@ async fn resubscribing_answers_the_same_whether_or_not_the_address_was_subscribe
         again, fresh,
         "the same page for a subscribed address as for a new one"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.settle().await;
     assert_eq!(
         for_rcpt(&app.sink.messages(), "old@example.org").len(),
         1,
@@ -267,7 +333,7 @@ async fn a_bad_address_or_a_header_injection_attempt_is_refused_and_nothing_is_s
         0
     );
     assert_eq!(app.status_of("ada@example.org").await, None);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.settle().await;
     assert!(app.sink.messages().is_empty());
 }
 
@@ -424,4 +490,259 @@ async fn the_preview_shows_the_latest_edition_and_every_page_offers_the_subscrib
     assert!(home.contains("Get trending papers in your email inbox!"));
     assert!(home.contains(r#"action="/subscribe""#));
     assert!(home.contains(r#"name="csrf_token""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_requested_while_the_smtp_server_is_down_arrives_once_it_is_back() {
+    let Some(mut app) = TestApp::spawn_with_worker(false).await else {
+        return;
+    };
+    app.sink.stop();
+    let (status, body) = app.subscribe("ada@example.org").await;
+    assert_eq!(status, 200, "subscribing does not wait for the SMTP server");
+    assert!(body.contains("Check your inbox"));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Pending)
+    );
+    let counts = app.store.confirmation_counts().await.expect("counts");
+    assert_eq!(counts.queued, 1, "queued with the pending subscriber");
+
+    let worker = Worker::new(
+        app.store.clone(),
+        app.site.clone(),
+        app.mailer.clone(),
+        fast(),
+    );
+    let report = worker.run_batch().await.expect("batch");
+    assert_eq!(
+        (report.claimed, report.retried, report.sent),
+        (1, 1, 0),
+        "connection refused: kept for a retry"
+    );
+    assert!(app.sink.messages().is_empty());
+
+    app.sink.restart();
+    let report = worker.drain().await.expect("drain");
+    assert_eq!(report.sent, 1);
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the confirmation arrived once the server was back"
+    );
+    assert_eq!(got[0].rcpt, ["ada@example.org"]);
+    let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
+    let (status, body) = app.follow(&confirm).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("You are subscribed"));
+    app.settle().await;
+    assert_eq!(app.sink.messages().len(), 1, "sent once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_too_often_is_refused_with_429_and_retry_after() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    // Per address: three requests an hour, whatever the address's state.
+    for _ in 0..3 {
+        assert_eq!(app.subscribe("ada@example.org").await.0, 200);
+    }
+    let token = app.csrf().await;
+    let r = app
+        .http
+        .post(format!("{}/subscribe", app.base))
+        .form(&[("email", "ADA@example.org"), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 429, "the same address, in any case");
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=3600).contains(&wait), "{wait}");
+    // Per client: ten requests an hour from one address, across addresses.
+    for i in 0..6 {
+        assert_eq!(
+            app.subscribe(&format!("reader{i}@example.org")).await.0,
+            200,
+            "request {} from this client",
+            i + 5
+        );
+    }
+    let (status, _) = app.subscribe("someone-else@example.org").await;
+    assert_eq!(status, 429, "the eleventh request from one client");
+    assert_eq!(app.status_of("someone-else@example.org").await, None);
+    app.settle().await;
+    let got = app.sink.messages();
+    let to_ada = for_rcpt(&got, "ada@example.org");
+    // A request made before the previous confirmation went out replaces it in the queue.
+    assert!(
+        (1..=3).contains(&to_ada.len()),
+        "at most one confirmation per accepted request, none for the refused one: {}",
+        to_ada.len()
+    );
+    let latest = link(
+        &to_ada.last().expect("a confirmation").text,
+        &format!("{}/subscribe/confirm/", app.base),
+    );
+    assert_eq!(app.follow(&latest).await.0, 200, "the latest link confirms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_user_sees_and_changes_their_digest_in_settings() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let r = app
+        .http
+        .get(format!("{}/settings/digest", app.base))
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        r.status().is_redirection() || r.status().as_u16() == 401,
+        "signed out: {}",
+        r.status()
+    );
+    app.sign_up("ada", "ada@example.org").await;
+    let (status, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Trending papers sent to ada@example.org"));
+    assert!(
+        page.contains(r#"value="off" checked"#),
+        "not subscribed yet"
+    );
+
+    let (status, _) = app.save_digest_settings("weekly", false).await;
+    assert_eq!(status, 403, "the form needs its CSRF token");
+    assert_eq!(app.status_of("ada@example.org").await, None);
+
+    // Subscribing from settings is double opt-in too, and links the account.
+    let (status, page) = app.save_digest_settings("weekly", true).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("A confirmation link is on its way to ada@example.org"));
+    assert!(page.contains(r#"value="weekly" checked"#));
+    assert!(page.contains("waiting for you to follow the confirmation link"));
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(app.follow(&confirm).await.0, 200);
+    let user = app
+        .store
+        .user_by_name("ada")
+        .await
+        .expect("read")
+        .expect("ada");
+    let s = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("subscribed");
+    assert_eq!(
+        (s.status, s.cadence, s.user_id),
+        (SubscriberStatus::Confirmed, Cadence::Weekly, Some(user.id))
+    );
+
+    // Confirmed: changing the cadence takes effect at once, with no new email.
+    let (status, page) = app.save_digest_settings("daily", true).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("gets trending papers every weekday"));
+    assert!(page.contains(r#"value="daily" checked"#));
+    let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert!(page.contains(r#"value="daily" checked"#));
+    // Changing the cadence mails nothing, so it does not count against the address's
+    // subscription budget (three an hour).
+    for cadence in ["weekly", "daily", "weekly", "daily"] {
+        assert_eq!(app.save_digest_settings(cadence, true).await.0, 200);
+    }
+
+    let (status, page) = app.save_digest_settings("monthly", true).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("is not a choice: pick daily, weekly or off"));
+
+    let (status, page) = app.save_digest_settings("off", true).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"value="off" checked"#));
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Unsubscribed)
+    );
+    app.settle().await;
+    assert_eq!(
+        app.sink.messages().len(),
+        1,
+        "only the one confirmation was mailed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_neither_sees_nor_changes_a_subscription_of_its_address_until_it_follows_a_link()
+{
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    // The address was subscribed from the footer, before any account used it.
+    app.subscribe("ada@example.org").await;
+    let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
+    let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(app.follow(&confirm).await.0, 200);
+    // Somebody signs up with that address (account addresses are not verified).
+    app.sign_up("mallory", "ada@example.org").await;
+    let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert!(
+        page.contains(r#"value="off" checked"#),
+        "the subscription is not shown"
+    );
+    let (status, _) = app.save_digest_settings("off", true).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.status_of("ada@example.org").await,
+        Some(SubscriberStatus::Confirmed),
+        "nor can it be ended from the account"
+    );
+    let (status, page) = app.save_digest_settings("weekly", true).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("A confirmation link is on its way to ada@example.org"),
+        "the same answer as for an address that is not subscribed"
+    );
+    let s = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (s.status, s.cadence, s.user_id),
+        (SubscriberStatus::Confirmed, Cadence::Daily, None),
+        "unchanged and unlinked until the address's owner follows the new link"
+    );
+    // The owner of the address gets the link; following it links the account.
+    let got = app.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2);
+    let confirm = link(&got[1].text, &format!("{}/subscribe/confirm/", app.base));
+    assert_eq!(app.follow(&confirm).await.0, 200);
+    let mallory = app
+        .store
+        .user_by_name("mallory")
+        .await
+        .expect("read")
+        .expect("account");
+    let s = app
+        .store
+        .subscriber_by_email(&Email::parse("ada@example.org").expect("email"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        (s.status, s.user_id),
+        (SubscriberStatus::Confirmed, Some(mallory.id))
+    );
+    let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
+    assert!(page.contains(r#"value="daily" checked"#), "now shown");
 }

@@ -224,7 +224,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin,
         }) => create_user(&cli.settings, username, email, fullname, admin).await,
         Command::Token(command) => token(&cli.settings, command).await,
-        Command::Digest(args) => crate::digest::run(open_store(&cli.settings).await?, args).await,
+        Command::Digest(args) => {
+            crate::digest::run(
+                open_store(&cli.settings).await?,
+                &cli.settings.data_dir,
+                args,
+            )
+            .await
+        }
         Command::Reindex => {
             crate::search_cmd::reindex(&cli.settings.data_dir, open_store(&cli.settings).await?)
                 .await
@@ -304,7 +311,12 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     println!("Paperboy is serving on http://{addr}");
     let mut state = paperboy_web::AppState::new(store.clone());
     if !args.no_digest {
-        state = state.with_mail(crate::digest::start_for_serve(store, &args.mail, addr)?);
+        state = state.with_mail(crate::digest::start_for_serve(
+            store,
+            &args.mail,
+            addr,
+            Some(search.clone()),
+        )?);
     }
     state.search = Some(search);
     state.cookies = paperboy_web::auth::CookiePolicy {

@@ -1,22 +1,81 @@
 //! `paperboy digest …` and the mail settings shared with `serve`: SMTP server, From address,
 //! the site's public base URL, and when digests go out (time zone, send time, weekly day).
+//! [`SearchRecommender`] gives digests their "for you" section from the search engine.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use clap::{Args, Subcommand};
+use paperboy_core::ArxivId;
 use paperboy_core::Email;
 use paperboy_mail::digest::{EDITION_PAPERS, EditionContent, select_papers};
 use paperboy_mail::schedule::build_edition;
 use paperboy_mail::{
-    MailService, Mailer, ScheduleSettings, SendTime, SiteSettings, SmtpSettings, SmtpTls, Worker,
-    WorkerOptions,
+    MailError, MailResult, MailService, Mailer, Recommender, ScheduleSettings, SendTime,
+    SharedRecommender, SiteSettings, SmtpSettings, SmtpTls, Worker, WorkerOptions,
 };
+use paperboy_search::SearchEngine;
 use paperboy_store::{Cadence, ImportedSubscriber, Store};
+
+/// Upvotes considered for an account's recommendations (the most recent ones).
+const UPVOTES_CONSIDERED: u32 = 200;
+
+/// The "for you" section from the search engine: the account's upvoted papers, grouped into
+/// interests, query the vector index (`SearchEngine::recommend_excluding`); the edition's own
+/// papers are left out. An account without upvotes gets none.
+pub struct SearchRecommender {
+    engine: Arc<SearchEngine>,
+    store: Arc<dyn Store>,
+}
+
+impl SearchRecommender {
+    /// Recommendations from `engine` for the accounts of `store`.
+    pub fn new(engine: Arc<SearchEngine>, store: Arc<dyn Store>) -> Self {
+        Self { engine, store }
+    }
+
+    /// The same, shared, as the worker takes it.
+    pub fn shared(engine: Arc<SearchEngine>, store: Arc<dyn Store>) -> SharedRecommender {
+        Arc::new(Self::new(engine, store))
+    }
+}
+
+#[async_trait::async_trait]
+impl Recommender for SearchRecommender {
+    async fn recommend(
+        &self,
+        user_id: i64,
+        exclude: &[String],
+        limit: usize,
+    ) -> MailResult<Vec<String>> {
+        let upvoted: Vec<ArxivId> = self
+            .store
+            .upvoted_paper_ids(user_id, UPVOTES_CONSIDERED)
+            .await?
+            .iter()
+            .filter_map(|id| ArxivId::parse(id).ok())
+            .collect();
+        if upvoted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let exclude: Vec<ArxivId> = exclude
+            .iter()
+            .filter_map(|id| ArxivId::parse(id).ok())
+            .collect();
+        let engine = self.engine.clone();
+        // Vector math over the index: off the async threads.
+        let scored = tokio::task::spawn_blocking(move || {
+            engine.recommend_excluding(&upvoted, &exclude, limit)
+        })
+        .await
+        .map_err(|e| MailError::Settings(format!("the recommendation task failed: {e}")))?;
+        Ok(scored.into_iter().map(|s| s.key).collect())
+    }
+}
 
 /// Mail settings (flags with `PAPERBOY_*` environment fallbacks).
 #[derive(Debug, Args)]
@@ -108,12 +167,14 @@ impl MailArgs {
     }
 }
 
-/// For `serve`: the web layer's mail service, and the digest jobs (scheduler and outbox worker)
-/// spawned in the background. `listening` is the address served, the default base URL.
+/// For `serve`: the web layer's mail service, and the digest jobs (scheduler and outbox worker,
+/// with "for you" recommendations from `search`) spawned in the background. `listening` is the
+/// address served, the default base URL.
 pub fn start_for_serve(
     store: Arc<dyn Store>,
     mail: &MailArgs,
     listening: std::net::SocketAddr,
+    search: Option<Arc<SearchEngine>>,
 ) -> anyhow::Result<MailService> {
     let site = mail.site(&format!("http://{listening}"))?;
     let mailer = mail.mailer()?;
@@ -123,8 +184,11 @@ pub fn start_for_serve(
         mailer.clone(),
         ScheduleSettings {
             send: Some(mail.send_time()?),
-            worker: WorkerOptions::default(),
-            recommender: None,
+            worker: WorkerOptions {
+                concurrency: mail.smtp_connections.max(1) as usize,
+                ..WorkerOptions::default()
+            },
+            recommender: search.map(|engine| SearchRecommender::shared(engine, store.clone())),
         },
     );
     Ok(MailService::new(store, site, mailer))
@@ -183,6 +247,11 @@ struct RunArgs {
     /// Seconds before the first retry of a temporary failure (doubled each attempt).
     #[arg(long, default_value_t = 60)]
     retry_seconds: u64,
+    /// Add the "for you" section from the search index (`paperboy reindex` builds it). This
+    /// process then holds the index for the run: not while `serve` uses the same data
+    /// directory (its own worker adds the section anyway).
+    #[arg(long, env = "PAPERBOY_DIGEST_FOR_YOU")]
+    for_you: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,16 +267,22 @@ fn cadence(s: &str) -> anyhow::Result<Cadence> {
     Cadence::parse(s).with_context(|| format!("--cadence `{s}`: use daily or weekly"))
 }
 
-/// Runs `paperboy digest …`.
-pub async fn run(store: Arc<dyn Store>, args: DigestArgs) -> anyhow::Result<()> {
+/// Runs `paperboy digest …`; `data_dir` holds the search index the "for you" section is drawn
+/// from.
+pub async fn run(store: Arc<dyn Store>, data_dir: &Path, args: DigestArgs) -> anyhow::Result<()> {
     match args.command {
         DigestCommand::Build(b) => build(store, &args.mail, b).await,
-        DigestCommand::Run(r) => send(store, &args.mail, r).await,
+        DigestCommand::Run(r) => send(store, data_dir, &args.mail, r).await,
         DigestCommand::ImportSubscribers(i) => import(store, i).await,
         DigestCommand::Status => {
             let c = store.outbox_counts(None).await?;
             println!(
                 "queued {}  sending {}  sent {}  failed {}  cancelled {}",
+                c.queued, c.sending, c.sent, c.failed, c.cancelled
+            );
+            let c = store.confirmation_counts().await?;
+            println!(
+                "confirmations: queued {}  sending {}  sent {}  failed {}  cancelled {}",
                 c.queued, c.sending, c.sent, c.failed, c.cancelled
             );
             Ok(())
@@ -264,15 +339,48 @@ async fn build(store: Arc<dyn Store>, mail: &MailArgs, args: BuildArgs) -> anyho
     Ok(())
 }
 
-async fn send(store: Arc<dyn Store>, mail: &MailArgs, args: RunArgs) -> anyhow::Result<()> {
+/// The search engine for recommendations in `digest run --for-you`: the index `serve` or
+/// `paperboy reindex` keeps, caught up first. It must exist and be free (a running `serve`
+/// holds it): otherwise the error says so, rather than digests quietly going out without
+/// their section.
+async fn recommender_for_run(
+    data_dir: &Path,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<SharedRecommender> {
+    let embedder = paperboy_search::StaticEmbedder::builtin_shared()
+        .context("loading the built-in embedder")?;
+    let engine = SearchEngine::open(data_dir, embedder).with_context(|| {
+        format!(
+            "--for-you: opening the search index under {} (is `paperboy serve` using it?)",
+            data_dir.display()
+        )
+    })?;
+    let engine = Arc::new(engine);
+    if engine.is_empty() {
+        bail!("--for-you: the search index is empty; run `paperboy reindex` first");
+    }
+    if let Err(e) = crate::search_cmd::catch_up(&engine, store.as_ref()).await {
+        tracing::warn!("search index catch-up failed, recommending from it as it is: {e:#}");
+    }
+    Ok(SearchRecommender::shared(engine, store.clone()))
+}
+
+async fn send(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    mail: &MailArgs,
+    args: RunArgs,
+) -> anyhow::Result<()> {
     if args.dry_run {
         let c = store.outbox_counts(None).await?;
+        let confirmations = store.confirmation_counts().await?.pending();
         println!("dry run: nothing is sent");
         println!(
-            "would send up to {} messages ({} queued, {} claimed by a worker) through {}:{}",
-            c.pending(),
+            "would send up to {} messages ({} digests queued, {} claimed by a worker; {} confirmations) through {}:{}",
+            c.pending() + confirmations,
             c.queued,
             c.sending,
+            confirmations,
             mail.smtp_host,
             mail.smtp_port
         );
@@ -287,7 +395,12 @@ async fn send(store: Arc<dyn Store>, mail: &MailArgs, args: RunArgs) -> anyhow::
         poll: Duration::from_millis(500),
         ..WorkerOptions::default()
     };
-    let worker = Worker::new(store, site, mail.mailer()?, options);
+    let recommender = if args.for_you {
+        Some(recommender_for_run(data_dir, &store).await?)
+    } else {
+        None
+    };
+    let worker = Worker::new(store, site, mail.mailer()?, options).with_recommender(recommender);
     if args.follow {
         worker.run(crate::cli::shutdown_signal()).await;
         return Ok(());

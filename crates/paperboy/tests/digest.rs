@@ -1,7 +1,7 @@
 //! `paperboy digest` as an operator runs it: real processes, a real SQLite file, a real SMTP
 //! server (aiosmtpd), and a worker killed with SIGKILL mid-batch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,6 +116,8 @@ async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subs
         return;
     };
     const N: usize = 1500;
+    // SMTP connections of the worker: at most one message in flight on each.
+    const CONNECTIONS: usize = 4;
     let dir = tempfile::tempdir().expect("dir");
     seed(dir.path(), N).await;
     let out = run_ok(paperboy(dir.path(), &sink).args([
@@ -136,16 +138,17 @@ async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subs
 
     let worker = |sink: &SmtpSink| {
         let mut cmd = paperboy(dir.path(), sink);
-        cmd.args([
-            "digest",
-            "run",
-            "--lease-seconds",
-            "2",
-            "--batch-size",
-            "100",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.env("PAPERBOY_SMTP_CONNECTIONS", CONNECTIONS.to_string())
+            .args([
+                "digest",
+                "run",
+                "--lease-seconds",
+                "3",
+                "--batch-size",
+                "100",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd
     };
     let mut first = worker(&sink).spawn().expect("start the worker");
@@ -168,35 +171,53 @@ async fn a_worker_killed_mid_batch_and_restarted_delivers_one_copy_to_every_subs
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got = sink.wait_for(N, Duration::from_secs(10)).await;
+    sink.wait_for(N, Duration::from_secs(10)).await;
 
-    let mut ids_by_rcpt: HashMap<String, HashSet<String>> = HashMap::new();
-    let mut copies: HashMap<String, usize> = HashMap::new();
-    for m in &got {
-        assert_eq!(m.rcpt.len(), 1);
-        let id = m.header("Message-ID").expect("Message-ID").to_owned();
-        ids_by_rcpt.entry(m.rcpt[0].clone()).or_default().insert(id);
-        *copies.entry(m.rcpt[0].clone()).or_default() += 1;
-    }
+    // What each subscriber sees: their mailbox, copies with one Message-ID suppressed.
+    let mailboxes = sink.mailboxes();
     assert_eq!(
-        ids_by_rcpt.len(),
+        mailboxes.len(),
         N,
         "every confirmed subscriber received the digest"
     );
+    for (rcpt, mailbox) in &mailboxes {
+        assert_eq!(mailbox.len(), 1, "{rcpt} holds exactly one digest");
+    }
+
+    // What went over the wire: a message is transmitted a second time only if the worker died
+    // after writing its final `.` and before committing the outcome (the server still stores
+    // what it had read). One message is in flight per connection, so that is at most one per
+    // connection; the copy is the same message (same Message-ID, same parts).
+    let raw = sink.messages();
+    let most = raw.iter().map(|m| m.in_flight).max().unwrap_or_default();
     assert!(
-        ids_by_rcpt.values().all(|ids| ids.len() == 1),
-        "one message per subscriber: a resend carries the same Message-ID"
+        most <= CONNECTIONS as u64,
+        "at most one message in flight per connection: {most} at once"
     );
-    let resent: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    let mut copies: HashMap<String, Vec<&paperboy_testkit::smtp::ReceivedMail>> = HashMap::new();
+    for m in &raw {
+        assert_eq!(m.rcpt.len(), 1);
+        copies.entry(m.rcpt[0].clone()).or_default().push(m);
+    }
+    let resent: Vec<&String> = copies
+        .iter()
+        .filter(|(_, c)| c.len() > 1)
+        .map(|(r, _)| r)
+        .collect();
     eprintln!(
-        "{} delivered before SIGKILL; {} transmitted twice (accepted by the server but killed before the outcome was recorded)",
-        at_kill,
+        "{at_kill} delivered before SIGKILL; {} transmitted twice (accepted by the server but killed before the outcome was recorded)",
         resent.len()
     );
     assert!(
-        resent.len() <= 4,
-        "only messages in flight at the kill (at most one per SMTP connection) may be transmitted again: {resent:?}"
+        resent.len() <= CONNECTIONS && raw.len() - N == resent.len(),
+        "at most one re-sent message per SMTP connection, each at most once: {resent:?}"
     );
+    for rcpt in &resent {
+        let c = &copies[*rcpt];
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].header("Message-ID"), c[1].header("Message-ID"));
+        assert_eq!((&c[0].text, &c[0].html), (&c[1].text, &c[1].html));
+    }
     let store = paperboy_store::sqlite::SqliteStore::open(&dir.path().join("paperboy.sqlite"))
         .await
         .expect("open");
@@ -287,5 +308,218 @@ async fn serve_confirms_subscriptions_by_email_and_its_worker_sends_a_built_edit
             "reader0@example.org",
             "reader1@example.org"
         ]
+    );
+}
+
+/// A paper off the daily feed (so not in the edition), for recommendations to find.
+fn archive_paper(i: u32, title: &str, summary: &str) -> NewPaper {
+    NewPaper::new(
+        ArxivId::parse(&format!("2509.{i:05}")).expect("id"),
+        title,
+        summary,
+        t("2025-09-15T12:00:00Z"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_whose_account_upvoted_papers_gets_recommendations_and_one_without_none() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    seed(dir.path(), 0).await;
+    let store = paperboy_store::sqlite::SqliteStore::open(&dir.path().join("paperboy.sqlite"))
+        .await
+        .expect("open");
+    let diffusion = [
+        (
+            1,
+            "Denoising diffusion models for image synthesis",
+            "We train denoising diffusion probabilistic models that generate high resolution images from noise, with a U-Net denoiser and classifier-free guidance for text-to-image synthesis.",
+        ),
+        (
+            2,
+            "Latent diffusion for fast image generation",
+            "Diffusion models in the latent space of an autoencoder generate images faster; text-to-image synthesis with cross-attention conditioning and guidance.",
+        ),
+        (
+            3,
+            "Video diffusion models",
+            "We extend image diffusion models to video generation, denoising frames jointly with temporal attention for text-to-video synthesis.",
+        ),
+        (
+            4,
+            "Consistency distillation of diffusion samplers",
+            "Distilling a diffusion model into a few-step image generator: consistency models sample images from noise in one or two denoising steps.",
+        ),
+    ];
+    let proteins = [
+        (
+            11,
+            "Protein structure prediction from sequence",
+            "We predict the three-dimensional structure of proteins from amino acid sequences with an evolutionary multiple sequence alignment and residue pair representation.",
+        ),
+        (
+            12,
+            "Protein language models for enzyme function",
+            "A language model trained on protein sequences predicts enzyme function and mutation effects on stability and binding affinity.",
+        ),
+        (
+            13,
+            "Docking small molecules into protein pockets",
+            "Molecular docking predicts how drug-like small molecules bind protein pockets, scoring ligand poses with a learned energy function.",
+        ),
+    ];
+    let papers: Vec<NewPaper> = diffusion
+        .iter()
+        .chain(proteins.iter())
+        .map(|(i, title, summary)| archive_paper(*i, title, summary))
+        .collect();
+    store.upsert_papers(&papers).await.expect("papers");
+    let subscriber = |name: &'static str| {
+        let store = &store;
+        async move {
+            let user = store
+                .create_user(&paperboy_store::NewUser {
+                    username: paperboy_core::Username::parse(name).expect("name"),
+                    fullname: name.into(),
+                    email: Some(
+                        paperboy_core::Email::parse(&format!("{name}@example.org")).expect("email"),
+                    ),
+                    password_hash: None,
+                    is_admin: false,
+                })
+                .await
+                .expect("user");
+            let token = paperboy_mail::token::new_token();
+            store
+                .subscribe(&paperboy_store::NewSubscriber {
+                    email: paperboy_core::Email::parse(&format!("{name}@example.org"))
+                        .expect("email"),
+                    user_id: Some(user.id),
+                    cadence: paperboy_store::Cadence::Daily,
+                    confirm_token_hash: paperboy_mail::token::hash_token(&token),
+                    confirm_token: token.clone(),
+                    confirm_expires_at: Utc::now() + chrono::Duration::hours(1),
+                    unsubscribe_token: paperboy_mail::token::new_token(),
+                })
+                .await
+                .expect("subscribe");
+            store
+                .confirm_subscriber(&paperboy_mail::token::hash_token(&token), Utc::now())
+                .await
+                .expect("confirm")
+                .expect("confirmed");
+            user.id
+        }
+    };
+    let ada = subscriber("ada").await;
+    subscriber("bob").await;
+    for id in ["2509.00001", "2509.00002"] {
+        store
+            .set_vote(ada, &ArxivId::parse(id).expect("id"), true)
+            .await
+            .expect("upvote");
+    }
+
+    // `digest run --for-you` needs the search index, and says so.
+    let out = paperboy(dir.path(), &sink)
+        .args(["digest", "run", "--for-you"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("run `paperboy reindex` first"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run_ok(paperboy(dir.path(), &sink).arg("reindex"));
+
+    // `serve` hands its search engine to its digest worker.
+    let (mut server, _url) = start_serve(dir.path(), &sink);
+    run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-29"]));
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    server.kill().expect("stop serve");
+    server.wait().expect("reap");
+    assert_eq!(got.len(), 2, "both digests, sent by serve's worker");
+    assert_recommendations(&sink.mailboxes(), "Wednesday, October 29");
+
+    // So does `paperboy digest run --for-you`, with serve stopped.
+    run_ok(paperboy(dir.path(), &sink).args(["digest", "build", "--edition", "2025-10-30"]));
+    let out = run_ok(paperboy(dir.path(), &sink).args(["digest", "run", "--for-you"]));
+    assert!(out.contains("2 sent"), "{out}");
+    assert_recommendations(&sink.mailboxes(), "Thursday, October 30");
+}
+
+/// Starts `paperboy serve` on a free port; returns the process and its URL.
+fn start_serve(data_dir: &Path, sink: &SmtpSink) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = paperboy(data_dir, sink)
+        .env_remove("PAPERBOY_BASE_URL")
+        .args(["serve", "--addr", "127.0.0.1:0", "--no-sync"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let url = line.trim().rsplit(' ').next().expect("address").to_owned();
+    (child, url)
+}
+
+/// Ada (who upvoted two diffusion papers) got the edition with a "for you" section of the
+/// closest papers she has not upvoted; Bob (no upvotes) got it without one.
+fn assert_recommendations(
+    mailboxes: &std::collections::BTreeMap<String, Vec<paperboy_testkit::smtp::ReceivedMail>>,
+    edition: &str,
+) {
+    let digest_of = |who: &str| {
+        mailboxes[who]
+            .iter()
+            .find(|m| m.header("Subject").is_some_and(|s| s.contains(edition)))
+            .unwrap_or_else(|| panic!("{who}'s digest of {edition}"))
+            .clone()
+    };
+    let ada_mail = digest_of("ada@example.org");
+    let at = ada_mail.text.find("For you").unwrap_or_else(|| {
+        panic!(
+            "a for-you section for the account with upvotes: {}",
+            ada_mail.text
+        )
+    });
+    let for_you = &ada_mail.text[at..];
+    let first = for_you
+        .lines()
+        .find(|l| l.starts_with("- "))
+        .expect("a recommended paper");
+    assert!(
+        [
+            "Video diffusion models",
+            "Consistency distillation of diffusion samplers"
+        ]
+        .iter()
+        .any(|t| first.contains(t)),
+        "the closest unread paper to the upvoted diffusion papers comes first: {for_you}"
+    );
+    assert!(
+        for_you.contains("/papers/2509.0000"),
+        "links to the papers: {for_you}"
+    );
+    assert!(
+        !for_you.contains("Denoising diffusion models for image synthesis")
+            && !for_you.contains("Latent diffusion for fast image generation"),
+        "papers already upvoted are not recommended: {for_you}"
+    );
+    assert!(
+        !for_you.contains("Paper 12"),
+        "the edition's own papers are not recommended again: {for_you}"
+    );
+    assert!(ada_mail.html.contains("For you"));
+    let bob_mail = digest_of("bob@example.org");
+    assert!(
+        !bob_mail.text.contains("For you") && !bob_mail.html.contains("For you"),
+        "no upvotes, no recommendations"
     );
 }

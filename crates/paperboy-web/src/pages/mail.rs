@@ -1,21 +1,27 @@
-//! Email digests on the web: subscribe from any page (the footer form), confirm (double
-//! opt-in), one-click unsubscribe (RFC 8058), preferences, and the browser preview.
+//! Email digests on the web: subscribe from any page (the footer form, rate-limited per client
+//! and per address), confirm (double opt-in), one-click unsubscribe (RFC 8058), preferences,
+//! the signed-in account's own subscription (`/settings/digest`, and the partial
+//! `digest_settings_form.html` the settings page includes), and the browser preview.
 //!
 //! Everything under `/unsubscribe/` is authenticated by the secret in its path (mailed to the
 //! subscriber), not by a session, so it needs no CSRF token: a mail client's one-click
 //! `POST /unsubscribe/{token}` (body `List-Unsubscribe=One-Click`) comes without one.
 
+use std::net::SocketAddr;
+
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use paperboy_core::Email;
-use paperboy_store::{Cadence, Subscriber, SubscriberStatus};
+use paperboy_store::{Cadence, Subscriber, SubscriberStatus, User, email_key};
 use serde::Deserialize;
 
 use super::Ctx;
+use crate::auth::SignedIn;
+use crate::ratelimit::{Action, Client};
 use crate::{AppError, AppState};
 
 /// The preview's policy: the digest's inline styles are allowed, nothing else.
@@ -35,6 +41,10 @@ pub fn mail_routes() -> Router<AppState> {
             get(show_preferences).post(save_preferences),
         )
         .route("/digest/preview", get(preview_digest))
+        .route(
+            "/settings/digest",
+            get(show_digest_settings).post(save_digest_settings),
+        )
 }
 
 struct Prefs {
@@ -102,15 +112,20 @@ pub struct SubscribeForm {
 }
 
 /// `POST /subscribe`: subscribes an address. The answer is the same whether or not the address
-/// was subscribed before, so it reveals nothing about who is.
+/// was subscribed before, so it reveals nothing about who is. Rate-limited per client and per
+/// address (429 with `Retry-After`), whatever the address's state.
 pub async fn subscribe_email(
     State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ctx: Ctx,
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
     let Some(mail) = state.mail.as_ref() else {
         return mail_off(ctx);
     };
+    state
+        .limiter
+        .check(Action::Subscribe, Client::Ip(addr.ip()))?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {
@@ -138,6 +153,9 @@ pub async fn subscribe_email(
             }
         },
     };
+    state
+        .limiter
+        .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
     mail.subscribe(email, cadence, None)
         .await
         .map_err(mail_error)?;
@@ -339,4 +357,208 @@ pub async fn preview_digest(State(state): State<AppState>, ctx: Ctx) -> Result<R
             "There are no papers yet, so there is no digest to preview.".into(),
         )),
     }
+}
+
+/// What the account-settings partial (`digest_settings_form.html`) shows: the account's address
+/// and where its subscription stands. A page including the partial has it in scope as
+/// `digest`, with `ctx` for the CSRF token; the account settings page does so with:
+///
+/// ```text
+/// // SettingsPage gets a field `digest: Option<crate::pages::mail::DigestSettings>`, filled by
+/// let digest = match state.mail {
+///     Some(_) => Some(crate::pages::mail::digest_settings(state, &user).await?),
+///     None => None,
+/// };
+/// // and settings.html, where the section should go:
+/// {% if let Some(digest) = digest %}{% include "digest_settings_form.html" %}{% endif %}
+/// ```
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    /// The account's address; empty when it has none (then there is nothing to subscribe).
+    pub email: String,
+    /// `daily`, `weekly` or `off`: what the form has selected.
+    pub choice: &'static str,
+    /// The address is waiting for its confirmation link to be followed.
+    pub pending: bool,
+    /// A line saying what just happened, after a save.
+    pub notice: Option<String>,
+}
+
+impl DigestSettings {
+    /// Whether the form offers `choice` as the selected option.
+    pub fn is(&self, choice: &str) -> bool {
+        self.choice == choice
+    }
+}
+
+/// The digest subscription of a signed-in account's address, for its settings page.
+pub async fn digest_settings(state: &AppState, user: &User) -> Result<DigestSettings, AppError> {
+    let Some(email) = account_email(user) else {
+        return Ok(DigestSettings {
+            email: String::new(),
+            choice: "off",
+            pending: false,
+            notice: None,
+        });
+    };
+    let linked = linked_subscription(state, &email, user).await?;
+    Ok(settings_for(&email, linked.as_ref(), None))
+}
+
+/// The subscription of the account's address if it is linked to this account. Account
+/// addresses are not verified, so an unlinked subscription of the same address is somebody
+/// else's business: not shown, not changed.
+async fn linked_subscription(
+    state: &AppState,
+    email: &Email,
+    user: &User,
+) -> Result<Option<Subscriber>, AppError> {
+    Ok(state
+        .store
+        .subscriber_by_email(email)
+        .await?
+        .filter(|s| s.user_id == Some(user.id)))
+}
+
+fn account_email(user: &User) -> Option<Email> {
+    user.email.as_deref().and_then(|e| Email::parse(e).ok())
+}
+
+fn settings_for(email: &Email, s: Option<&Subscriber>, notice: Option<String>) -> DigestSettings {
+    let (choice, pending) = match s {
+        Some(s) if s.status == SubscriberStatus::Confirmed => (s.cadence.as_str(), false),
+        Some(s) if s.status == SubscriberStatus::Pending => (s.cadence.as_str(), true),
+        _ => ("off", false),
+    };
+    DigestSettings {
+        email: email.as_str().to_owned(),
+        choice,
+        pending,
+        notice,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "digest_settings.html")]
+struct DigestSettingsPage {
+    ctx: Ctx,
+    digest: DigestSettings,
+}
+
+fn settings_page(
+    ctx: Ctx,
+    status: StatusCode,
+    digest: DigestSettings,
+) -> Result<Response, AppError> {
+    let html = DigestSettingsPage { ctx, digest }.render()?;
+    Ok((
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// `GET /settings/digest`: the signed-in account's digest subscription, with the form that
+/// changes it.
+pub async fn show_digest_settings(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    if state.mail.is_none() {
+        return mail_off(ctx);
+    }
+    let digest = digest_settings(&state, &user).await?;
+    settings_page(ctx, StatusCode::OK, digest)
+}
+
+/// The account's digest form: `cadence` is `daily`, `weekly` or `off`.
+#[derive(Debug, Deserialize)]
+pub struct DigestSettingsForm {
+    cadence: String,
+}
+
+/// `POST /settings/digest` (CSRF-protected): subscribes the account's own address and links it
+/// to the account (which gives its digests a "for you" section) once the address's owner
+/// follows the confirmation link; changes the cadence of a linked subscription at once, or
+/// unsubscribes it. A subscription of the address that is not linked to the account is neither
+/// shown nor changed: account addresses are not verified.
+pub async fn save_digest_settings(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ctx: Ctx,
+    Form(form): Form<DigestSettingsForm>,
+) -> Result<Response, AppError> {
+    let Some(mail) = state.mail.as_ref() else {
+        return mail_off(ctx);
+    };
+    let Some(email) = account_email(&user) else {
+        return Err(AppError::BadRequest(
+            "Your account has no email address, so there is nowhere to send a digest.".into(),
+        ));
+    };
+    let choice = form.cadence.trim().to_ascii_lowercase();
+    let linked = linked_subscription(&state, &email, &user).await?;
+    let digest = if choice == "off" {
+        let left = match &linked {
+            Some(s) if s.status != SubscriberStatus::Unsubscribed => mail
+                .unsubscribe(&s.unsubscribe_token)
+                .await
+                .map_err(mail_error)?,
+            other => other.clone(),
+        };
+        settings_for(
+            &email,
+            left.as_ref(),
+            Some("Your account gets no digest.".into()),
+        )
+    } else if let Some(cadence) = Cadence::parse(&choice) {
+        match linked {
+            // Linked and confirmed: the cadence changes at once and nothing is mailed.
+            Some(s) if s.status == SubscriberStatus::Confirmed => {
+                let s = mail
+                    .set_cadence(&s.unsubscribe_token, cadence)
+                    .await
+                    .map_err(mail_error)?
+                    .unwrap_or(s);
+                settings_for(
+                    &email,
+                    Some(&s),
+                    Some(format!(
+                        "{} gets trending papers {}.",
+                        email.as_str(),
+                        when(cadence)
+                    )),
+                )
+            }
+            // Otherwise the address's owner confirms by email, and that links the account.
+            // The answer is the same whatever the address's state.
+            _ => {
+                state
+                    .limiter
+                    .check(Action::SubscribeAddress, Client::Email(email_key(&email)))?;
+                mail.subscribe(email.clone(), cadence, Some(user.id))
+                    .await
+                    .map_err(mail_error)?;
+                DigestSettings {
+                    email: email.as_str().to_owned(),
+                    choice: cadence.as_str(),
+                    pending: true,
+                    notice: Some(format!(
+                        "A confirmation link is on its way to {}; digests start (or, if it gets them already, are linked to your account) once you follow it.",
+                        email.as_str()
+                    )),
+                }
+            }
+        }
+    } else {
+        let mut digest = settings_for(&email, linked.as_ref(), None);
+        digest.notice = Some(format!(
+            "`{}` is not a choice: pick daily, weekly or off.",
+            form.cadence
+        ));
+        return settings_page(ctx, StatusCode::BAD_REQUEST, digest);
+    };
+    settings_page(ctx, StatusCode::OK, digest)
 }
