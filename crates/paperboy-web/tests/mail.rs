@@ -617,6 +617,12 @@ async fn a_signed_in_user_sees_and_changes_their_digest_in_settings() {
         page.contains(r#"value="off" checked"#),
         "not subscribed yet"
     );
+    let (_, settings) = app.follow(&format!("{}/settings", app.base)).await;
+    assert!(
+        settings.contains(r#"action="/settings/digest""#)
+            && settings.contains("Trending papers sent to ada@example.org"),
+        "the settings page carries the digest form"
+    );
 
     let (status, _) = app.save_digest_settings("weekly", false).await;
     assert_eq!(status, 403, "the form needs its CSRF token");

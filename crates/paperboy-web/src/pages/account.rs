@@ -60,6 +60,8 @@ struct SettingsPage {
     new_secret: Option<String>,
     /// What the last change did, or what was wrong with it.
     notice: Option<Notice>,
+    /// The account's email digest, when this instance sends mail.
+    digest: Option<crate::pages::mail::DigestSettings>,
 }
 
 /// A message at the top of the settings page.
@@ -309,8 +311,13 @@ async fn render_settings(
             ),
         })
         .collect();
+    let digest = match state.mail {
+        Some(_) => Some(crate::pages::mail::digest_settings(state, &user).await?),
+        None => None,
+    };
     let page = SettingsPage {
         ctx,
+        digest,
         username: user.username,
         fullname: user.fullname,
         email: user.email.unwrap_or_default(),
