@@ -63,3 +63,40 @@ impl From<SearchFailure> for crate::api::ApiError {
         }
     }
 }
+
+/// How many of a user's most recent upvotes their recommendations are drawn from.
+pub const UPVOTES_CONSIDERED: u32 = 200;
+
+/// Papers for `user_id` from what they upvoted (their most recent [`UPVOTES_CONSIDERED`]),
+/// best first, with the score (cosine similarity to the closest of their interests); empty
+/// without upvotes. Upvoted papers are never recommended.
+pub async fn recommend_papers(
+    state: &AppState,
+    engine: Arc<SearchEngine>,
+    user_id: i64,
+    limit: usize,
+) -> Result<Vec<(Paper, f32)>, SearchFailure> {
+    let upvoted: Vec<paperboy_core::ArxivId> = state
+        .store
+        .upvoted_paper_ids(user_id, UPVOTES_CONSIDERED)
+        .await?
+        .iter()
+        .filter_map(|id| paperboy_core::ArxivId::parse(id).ok())
+        .collect();
+    if upvoted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scored = tokio::task::spawn_blocking(move || engine.recommend(&upvoted, limit))
+        .await
+        .map_err(|e| SearchFailure::Engine(e.to_string()))?;
+    let mut papers = Vec::with_capacity(scored.len());
+    for s in scored {
+        let Ok(id) = paperboy_core::ArxivId::parse(&s.key) else {
+            continue;
+        };
+        if let Some(paper) = state.store.paper(&id).await? {
+            papers.push((paper, s.score));
+        }
+    }
+    Ok(papers)
+}

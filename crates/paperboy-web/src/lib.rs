@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/papers/week/{week}", get(pages::feed::show_week))
         .route("/papers/month/{month}", get(pages::feed::show_month))
         .route("/papers/trending", get(pages::feed::show_trending))
+        .route("/papers/for-you", get(pages::foryou::show))
         .route("/papers/{id}", get(pages::paper::show_paper))
         .route("/settings", get(pages::account::show_settings))
         .route("/search", get(pages::search::show_search))

@@ -488,6 +488,7 @@ async fn the_openapi_document_is_3_1_and_describes_every_endpoint() {
         "/api/papers/search",
         "/api/papers/{id}",
         "/api/papers/{id}/similar",
+        "/api/recommendations",
         "/api/papers/index",
         "/api/arxiv/{id}/repos",
         "/papers/{id}.md",

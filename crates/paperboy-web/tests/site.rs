@@ -592,3 +592,102 @@ async fn a_paper_page_shows_similar_papers_from_the_search_engine() {
         "the closest first"
     );
 }
+
+#[tokio::test]
+async fn recommendations_follow_a_users_upvotes_on_the_site_and_through_the_api() {
+    let engine = Arc::new(
+        paperboy_search::SearchEngine::in_memory(
+            paperboy_search::StaticEmbedder::builtin_shared().expect("embedder"),
+        )
+        .expect("engine"),
+    );
+    let app = TestApp::spawn_with(Options {
+        search: Some(engine.clone()),
+        ..Options::default()
+    })
+    .await;
+    for (id, title, summary) in [
+        (
+            "2510.00001",
+            "Protein structure prediction with language models",
+            "We predict protein folding from amino acid sequences.",
+        ),
+        (
+            "2510.00002",
+            "Protein design with diffusion",
+            "Designing new protein structures and amino acid sequences.",
+        ),
+        (
+            "2510.00003",
+            "Tax law in medieval Europe",
+            "A history of taxation and law courts.",
+        ),
+        (
+            "2510.00004",
+            "Parliaments and taxes in the middle ages",
+            "How medieval assemblies granted taxation.",
+        ),
+    ] {
+        app.seed(id, title, summary, &["A"]).await;
+    }
+    engine.catch_up(app.store.as_ref()).await.expect("index");
+    let ada = app.me();
+    ada.sign_up("ada").await;
+    assert!(
+        ada.html("/papers/for-you")
+            .await
+            .contains("Upvote papers you like"),
+        "nothing to go on yet"
+    );
+    assert_eq!(
+        ada.post("/papers/2510.00002/upvote", &[])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let page = ada.html("/papers/for-you").await;
+    let protein = page.find("/papers/2510.00001").expect("the close paper");
+    assert!(
+        page.find("/papers/2510.00003")
+            .is_none_or(|tax| protein < tax),
+        "the close paper first"
+    );
+    assert!(
+        !page.contains("href=\"/papers/2510.00002\""),
+        "the upvoted paper itself is not recommended"
+    );
+    assert_eq!(
+        app.other().get("/papers/for-you").await.status().as_u16(),
+        303,
+        "signed-in users only"
+    );
+
+    let user = app
+        .store
+        .user_by_name("ada")
+        .await
+        .expect("read")
+        .expect("ada");
+    let token = app
+        .store
+        .create_api_token(user.id, "t")
+        .await
+        .expect("token")
+        .secret;
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/recommendations?limit=2", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    let items: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(items.as_array().expect("list").len(), 2);
+    assert_eq!(items[0]["paper"]["id"], "2510.00001");
+    assert_eq!(
+        app.get("/api/recommendations").await.status().as_u16(),
+        401,
+        "a token is needed"
+    );
+}

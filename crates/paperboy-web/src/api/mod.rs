@@ -190,6 +190,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/papers/{id}", get(papers::get_paper))
         .route("/api/papers/{id}/similar", get(similar::similar_papers))
+        .route("/api/recommendations", get(similar::recommendations))
         .route("/api/arxiv/{id}/repos", get(papers::get_repos))
         .route("/api/openapi.json", get(openapi_json))
         .route("/api", any(api_not_found))
@@ -212,6 +213,7 @@ pub fn routes() -> Router<AppState> {
         papers::get_paper,
         papers::get_repos,
         similar::similar_papers,
+        similar::recommendations,
         index::index_paper,
         markdown::paper_markdown_doc,
     ),

@@ -1,5 +1,6 @@
 //! Paperboy's own additions to the papers API, from the search engine's vectors:
-//! `GET /api/papers/{id}/similar` (papers like this one).
+//! `GET /api/papers/{id}/similar` (papers like this one) and `GET /api/recommendations` (papers
+//! for the token's owner, from what they upvoted).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::dto::{self, PaperInfo};
 use super::papers::Params;
-use super::{ApiError, json_bytes};
+use super::{ApiError, ApiUser, json_bytes};
 use crate::AppState;
 
 /// Default and largest `limit`.
@@ -68,6 +69,44 @@ pub async fn similar_papers(
                     similarity: s.score,
                 });
             }
+        }
+    }
+    let body = serde_json::to_vec(&items).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_bytes(StatusCode::OK, body))
+}
+
+/// `GET /api/recommendations?limit=`: papers for the token's owner from the papers they
+/// upvoted, best first (empty without upvotes). Needs a personal token.
+#[utoipa::path(
+    get,
+    path = "/api/recommendations",
+    params(
+        ("limit" = Option<u32>, Query, description = "How many, 1 to 50 (default 10)", minimum = 1, maximum = 50),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Recommended papers, best first; `similarity` is to the closest of the user's interests", body = Vec<SimilarItem>),
+        (status = 400, description = "A malformed limit", body = dto::ErrorBody),
+        (status = 401, description = "No valid token", body = dto::ErrorBody),
+        (status = 403, description = "The account is suspended", body = dto::ErrorBody),
+    ),
+    tag = "papers"
+)]
+pub async fn recommendations(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let limit = Params::parse(query.as_deref()).int("limit", LIMIT.0, 1, LIMIT.1)?;
+    let mut items = Vec::new();
+    if let Some(engine) = state.search.clone() {
+        for (paper, score) in
+            crate::engine::recommend_papers(&state, engine, user.id, limit as usize).await?
+        {
+            items.push(SimilarItem {
+                paper: PaperInfo::from_paper(&paper),
+                similarity: score,
+            });
         }
     }
     let body = serde_json::to_vec(&items).map_err(|e| ApiError::Internal(e.to_string()))?;

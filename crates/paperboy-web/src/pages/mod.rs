@@ -5,6 +5,7 @@ pub mod admin;
 pub mod assets;
 pub mod community;
 pub mod feed;
+pub mod foryou;
 pub mod mail;
 pub mod orgs;
 pub mod paper;
