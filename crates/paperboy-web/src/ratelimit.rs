@@ -59,6 +59,48 @@ pub enum Client {
     Email(String),
 }
 
+/// The address a request came from, as rate limits count it: the TCP peer, or, when the peer
+/// is a reverse proxy this server trusts (`serve --trusted-proxy`), the address that proxy put
+/// last in `X-Forwarded-For` (the one it saw; earlier entries are the client's own say and can
+/// be forged). Without trusted proxies the header is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// Which address counts for a request from `peer` with these headers.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or(peer)
+}
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientAddr {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, AppError> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or_else(|| AppError::Internal("no peer address on the request".into()))?;
+        Ok(Self(client_ip(
+            peer,
+            &parts.headers,
+            &state.trusted_proxies,
+        )))
+    }
+}
+
 /// The limiter.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
@@ -95,6 +137,30 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_only_its_own_hop_counts() {
+        let proxy: IpAddr = "10.0.0.2".parse().expect("ip");
+        let client: IpAddr = "203.0.113.7".parse().expect("ip");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "1.2.3.4, 203.0.113.7".parse().expect("header"),
+        );
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), client);
+        assert_eq!(
+            client_ip(client, &headers, &[proxy]),
+            client,
+            "anyone else's header is ignored"
+        );
+        assert_eq!(
+            client_ip(proxy, &headers, &[]),
+            proxy,
+            "no trust, no header"
+        );
+        let empty = axum::http::HeaderMap::new();
+        assert_eq!(client_ip(proxy, &empty, &[proxy]), proxy);
+    }
 
     #[test]
     fn the_budget_runs_out_and_says_when_to_retry() {

@@ -19,6 +19,9 @@ pub struct AppState {
     pub cookies: CookiePolicy,
     /// Rate limits.
     pub limiter: Arc<RateLimiter>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (see
+    /// [`crate::ratelimit::ClientAddr`]).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Fetches submitted papers' metadata (the submit page, `POST /api/papers/index`): always
     /// the configured base URL, never one a request names.
     pub arxiv: ArxivClient,
@@ -44,6 +47,7 @@ impl AppState {
             site_name: Arc::from("Paperboy"),
             cookies: CookiePolicy { secure: true },
             limiter: Arc::new(RateLimiter::default()),
+            trusted_proxies: Arc::from(Vec::new()),
             arxiv: ArxivClient::new(
                 paperboy_ingest::arxiv::DEFAULT_BASE_URL,
                 paperboy_ingest::arxiv::DEFAULT_MIN_INTERVAL,

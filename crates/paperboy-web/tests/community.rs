@@ -413,3 +413,67 @@ async fn settings_create_a_token_shown_once_and_revoke_it() {
     let r = app.post("/settings/tokens", &[("name", "  ")]).await;
     assert_eq!(r.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_sign_in_budget() {
+    let app = TestApp::spawn_with(Options {
+        trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+        ..Options::default()
+    })
+    .await;
+    let token = app.me().csrf().await;
+    let attempt = |client: &'static str| {
+        let http = app.http.clone();
+        let url = format!("{}/signin", app.base);
+        let token = token.clone();
+        async move {
+            http.post(url)
+                .header("x-forwarded-for", format!("198.51.100.9, {client}"))
+                .form(&[
+                    ("username", "nobody"),
+                    ("password", "wrong password"),
+                    ("csrf_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .expect("post")
+                .status()
+                .as_u16()
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(attempt("203.0.113.1").await);
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429, "the first client hit its limit");
+    assert_eq!(
+        attempt("203.0.113.2").await,
+        401,
+        "another client behind the same proxy still may try"
+    );
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_a_forged_forwarded_header_does_not_escape_the_limit() {
+    let app = TestApp::spawn().await;
+    let token = app.me().csrf().await;
+    let mut last = 0;
+    for i in 0..11 {
+        last = app
+            .http
+            .post(format!("{}/signin", app.base))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .form(&[
+                ("username", "nobody"),
+                ("password", "wrong password"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .expect("post")
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+}

@@ -176,6 +176,14 @@ struct ServeArgs {
     /// The site's name, shown in the header.
     #[arg(long, env = "PAPERBOY_SITE_NAME", default_value = "Paperboy")]
     site_name: String,
+    /// Addresses of reverse proxies in front of Paperboy: requests from them are counted, for
+    /// rate limits, by the client address they put last in `X-Forwarded-For`. Comma-separated.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PAPERBOY_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     #[command(flatten)]
     sources: SourceArgs,
     /// Do not build or send email digests from this process.
@@ -323,6 +331,7 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         secure: !args.insecure_cookies,
     };
     state.site_name = args.site_name.as_str().into();
+    state.trusted_proxies = args.trusted_proxies.clone().into();
     let public = settings.data_dir.join("public");
     state.public_dir = public.is_dir().then_some(public);
     state.arxiv = paperboy_ingest::ArxivClient::new(

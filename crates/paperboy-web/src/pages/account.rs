@@ -2,11 +2,9 @@
 //! the account exists (and takes as long); sessions are rotated at sign-in and destroyed at
 //! sign-out.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
@@ -19,7 +17,7 @@ use crate::auth::{
     SESSION_DAYS, SignedIn, check_password_rules, cookie, hash_password, new_token, token_hash,
     verify_password,
 };
-use crate::ratelimit::{Action, Client};
+use crate::ratelimit::{Action, Client, ClientAddr};
 use crate::{AppError, AppState};
 
 #[derive(Template)]
@@ -163,12 +161,12 @@ async fn start_session(
 /// `POST /signin`
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     ctx: Ctx,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, AppError> {
-    state.limiter.check(Action::SignIn, Client::Ip(addr.ip()))?;
+    state.limiter.check(Action::SignIn, Client::Ip(ip))?;
     let user = match Username::parse(form.username.trim()) {
         Ok(name) => state.store.user_by_name(name.as_str()).await?,
         Err(_) => None,
@@ -195,7 +193,7 @@ pub async fn sign_in(
 /// `POST /signup`
 pub async fn sign_up(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     ctx: Ctx,
     Form(form): Form<SignUpForm>,
@@ -216,7 +214,7 @@ pub async fn sign_up(
         )
             .into_response())
     };
-    state.limiter.check(Action::SignUp, Client::Ip(addr.ip()))?;
+    state.limiter.check(Action::SignUp, Client::Ip(ip))?;
     let username = match Username::parse(form.username.trim()) {
         Ok(u) => u,
         Err(e) => return again(ctx, e.to_string(), &form),
@@ -577,13 +575,11 @@ pub struct ResetRequestForm {
 /// the answer takes as long either way.
 pub async fn request_reset(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     ctx: Ctx,
     Form(form): Form<ResetRequestForm>,
 ) -> Result<Response, AppError> {
-    state
-        .limiter
-        .check(Action::PasswordReset, Client::Ip(addr.ip()))?;
+    state.limiter.check(Action::PasswordReset, Client::Ip(ip))?;
     let Ok(email) = Email::parse(&form.email) else {
         return reset_page(
             ctx,

@@ -7,10 +7,8 @@
 //! subscriber), not by a session, so it needs no CSRF token: a mail client's one-click
 //! `POST /unsubscribe/{token}` (body `List-Unsubscribe=One-Click`) comes without one.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +19,7 @@ use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::SignedIn;
-use crate::ratelimit::{Action, Client};
+use crate::ratelimit::{Action, Client, ClientAddr};
 use crate::{AppError, AppState};
 
 /// The preview's policy: the digest's inline styles are allowed, nothing else.
@@ -116,16 +114,14 @@ pub struct SubscribeForm {
 /// address (429 with `Retry-After`), whatever the address's state.
 pub async fn subscribe_email(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientAddr(ip): ClientAddr,
     ctx: Ctx,
     Form(form): Form<SubscribeForm>,
 ) -> Result<Response, AppError> {
     let Some(mail) = state.mail.as_ref() else {
         return mail_off(ctx);
     };
-    state
-        .limiter
-        .check(Action::Subscribe, Client::Ip(addr.ip()))?;
+    state.limiter.check(Action::Subscribe, Client::Ip(ip))?;
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => {

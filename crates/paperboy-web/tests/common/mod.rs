@@ -42,6 +42,8 @@ pub struct Options {
     pub search: Option<Arc<paperboy_search::SearchEngine>>,
     /// `Secure` cookies, as in production (the client then keeps none over plain http).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A running app.
@@ -72,6 +74,7 @@ impl TestApp {
         state.arxiv =
             paperboy_ingest::ArxivClient::new(&fake_arxiv().await, std::time::Duration::ZERO);
         state.search = options.search;
+        state.trusted_proxies = options.trusted_proxies.into();
         if let Some(sink) = &options.smtp {
             let site = SiteSettings::new("Paperboy", &base, "Paperboy <digest@example.org>")
                 .expect("site");
