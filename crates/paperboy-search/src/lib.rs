@@ -3,7 +3,7 @@
 //!
 //! The index is derived from the store and lives under `DATA_DIR/search/`:
 //! - `text/`: a tantivy index (BM25, English stemming; title boosted) — [`text`];
-//! - `vectors.log`, `ivf.bin`: the document embeddings and their IVF quantizer — [`ann`];
+//! - `vectors.log`, `hnsw.bin`: the document embeddings and their HNSW graph — [`ann`], [`hnsw`];
 //! - `state.json`: the store change cursor reached and the embedder the vectors came from.
 //!
 //! [`SearchEngine::catch_up`] reads the store's change stream
@@ -14,6 +14,7 @@
 pub mod ann;
 pub mod embed;
 pub mod eval;
+pub mod hnsw;
 pub mod text;
 pub mod tokenize;
 
@@ -283,7 +284,9 @@ impl Hit {
 pub struct SearchResults {
     /// The hits of the page asked for.
     pub hits: Vec<Hit>,
-    /// How many results there are in all (keyword matches; for hybrid, the fused candidates).
+    /// How many results there are: with a date or upvote order (or no query text), every
+    /// match; by relevance, the candidates ranked (keyword: at most 200 or `offset + limit`;
+    /// hybrid: the union of both sides' candidates).
     pub total: usize,
     /// Whether the query was an arXiv id or URL answered by that paper alone.
     pub direct: bool,
@@ -349,17 +352,21 @@ impl SearchEngine {
             );
             Self::wipe(&dir)?;
         }
+        let mut wiped = false;
         let text = match TextIndex::open(Some(&dir.join("text"))) {
             Ok(t) => t,
             Err(e) => {
+                // Also what an index written with an older schema gives.
                 tracing::warn!(error = %e, "the search index is unreadable: it is rebuilt");
                 Self::wipe(&dir)?;
+                wiped = true;
                 TextIndex::open(Some(&dir.join("text")))?
             }
         };
         let vectors = VectorIndex::open(&dir, embedder.dims())?;
         let state = EngineState {
-            cursor: if state.embedder == embedder.id() {
+            // After a wipe the next catch-up starts from the beginning.
+            cursor: if state.embedder == embedder.id() && !wiped {
                 state.cursor
             } else {
                 None
@@ -394,7 +401,7 @@ impl SearchEngine {
     }
 
     fn wipe(dir: &Path) -> Result<(), SearchError> {
-        for name in ["text", "vectors.log", "ivf.bin", "state.json"] {
+        for name in ["text", "vectors.log", "ivf.bin", "hnsw.bin", "state.json"] {
             let p = dir.join(name);
             let r = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
@@ -509,22 +516,32 @@ impl SearchEngine {
                 .await?;
             let Some(next) = page.next else { break };
             let docs: Vec<SearchDoc> = page.papers.iter().map(SearchDoc::from_paper).collect();
-            self.index_docs(&docs)?;
-            self.remove_docs(&page.removed);
             done.indexed += docs.len();
             done.removed += page.removed.len();
             uncommitted += docs.len() + page.removed.len();
-            reached = Some(next.clone());
-            if uncommitted >= COMMIT_EVERY {
-                self.commit_at(&next, &cap)?;
+            let commit = uncommitted >= COMMIT_EVERY;
+            off_the_runtime(|| {
+                self.index_docs(&docs)?;
+                self.remove_docs(&page.removed);
+                if commit {
+                    self.commit_at(&next, &cap)?;
+                }
+                Ok::<_, SearchError>(())
+            })?;
+            if commit {
                 uncommitted = 0;
                 reached = None;
+            } else {
+                reached = Some(next.clone());
             }
             cursor = Some(next);
         }
-        if let Some(next) = reached {
-            self.commit_at(&next, &cap)?;
-        }
+        off_the_runtime(|| {
+            if let Some(next) = reached {
+                self.commit_at(&next, &cap)?;
+            }
+            self.write_vectors().save_graph()
+        })?;
         if done.indexed > 0 || done.removed > 0 {
             tracing::info!(
                 indexed = done.indexed,
@@ -550,7 +567,7 @@ impl SearchEngine {
             *v = VectorIndex::new(self.embedder.dims());
         }
         if let Some(dir) = &self.dir {
-            for name in ["vectors.log", "ivf.bin"] {
+            for name in ["vectors.log", "ivf.bin", "hnsw.bin"] {
                 let p = dir.join(name);
                 if p.exists() {
                     std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
@@ -610,13 +627,16 @@ impl SearchEngine {
         }
         let kw_query = TextIndex::and(self.text.parse(text), filter.as_deref());
         let pool = POOL.max(q.offset + limit);
-        let (kw, kw_total) = if q.mode == SearchMode::Semantic {
-            (Vec::new(), 0)
+        let kw = if q.mode == SearchMode::Semantic {
+            Vec::new()
         } else {
             self.text.top(&searcher, kw_query.as_ref(), pool)?
         };
+        // Fewer than asked for: every match is in the list.
+        let kw_complete = kw.len() < pool;
         if q.mode == SearchMode::Keyword {
-            return self.page(&searcher, text, kw, kw_total, q.offset, limit, q.highlight);
+            let total = kw.len();
+            return self.page(&searcher, text, kw, total, q.offset, limit, q.highlight);
         }
         let qv = self.embedder.embed_query(text);
         let vectors = self.read_vectors();
@@ -645,7 +665,7 @@ impl SearchEngine {
             return self.page(&searcher, text, sem, total, q.offset, limit, q.highlight);
         }
         let w = q.semantic_weight.unwrap_or(self.semantic_weight);
-        let fused = fuse(&kw, kw.len() >= kw_total, &sem, w, |s| {
+        let fused = fuse(&kw, kw_complete, &sem, w, |s| {
             vectors.similarity(&qv, s)
         });
         drop(vectors);
@@ -804,6 +824,18 @@ impl SearchEngine {
                 })
             })
             .collect()
+    }
+}
+
+/// Runs CPU-heavy indexing without stalling the async runtime: on a multi-thread runtime the
+/// worker hands its other tasks to the others meanwhile (`block_in_place`), so a server stays
+/// responsive while it catches up; elsewhere (a single-thread runtime, no runtime) it runs inline.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
