@@ -614,12 +614,22 @@ mod tests {
         for (i, v) in data.iter().enumerate().skip(ANN_MIN + 1_000) {
             reopened.upsert(&format!("p{i}"), v);
         }
-        let new_slot = reopened.slot(&format!("p{}", ANN_MIN + 2_000)).expect("slot");
+        let new_slot = reopened
+            .slot(&format!("p{}", ANN_MIN + 2_000))
+            .expect("slot");
         let q = &data[ANN_MIN + 2_000];
-        assert_eq!(reopened.search(q, 1)[0].0, new_slot, "found by the exact tail scan");
+        assert_eq!(
+            reopened.search(q, 1)[0].0,
+            new_slot,
+            "found by the exact tail scan"
+        );
         reopened.flush().expect("flush");
         assert_eq!(reopened.graph_len(), ANN_MIN + 3_000);
-        assert_eq!(reopened.search(q, 1)[0].0, new_slot, "found through the graph");
+        assert_eq!(
+            reopened.search(q, 1)[0].0,
+            new_slot,
+            "found through the graph"
+        );
         assert!(recall_at_10(&reopened, &queries) >= 0.95);
     }
 

@@ -571,8 +571,7 @@ impl Hnsw {
                 if l == 0 {
                     g.links0.push(AtomicU32::new(count as u32));
                     g.links0.extend(list.into_iter().map(AtomicU32::new));
-                    g.links0
-                        .extend((count..M0).map(|_| AtomicU32::new(0)));
+                    g.links0.extend((count..M0).map(|_| AtomicU32::new(0)));
                 } else {
                     upper.push(list);
                 }

@@ -310,6 +310,16 @@ pub struct CatchUp {
     pub removed: usize,
 }
 
+/// Where a catch-up's time went (logged at its end).
+#[derive(Debug, Clone, Copy, Default)]
+struct Phases {
+    fetch: std::time::Duration,
+    embed: std::time::Duration,
+    text: std::time::Duration,
+    vectors: std::time::Duration,
+    commit: std::time::Duration,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct EngineState {
     cursor: Option<String>,
@@ -323,6 +333,7 @@ pub struct SearchEngine {
     text: TextIndex,
     vectors: RwLock<VectorIndex>,
     state: Mutex<EngineState>,
+    phases: Mutex<Phases>,
     /// Weight of the semantic side in hybrid fusion.
     pub semantic_weight: f32,
     /// How far behind the clock the saved catch-up cursor stays.
@@ -379,6 +390,7 @@ impl SearchEngine {
             text,
             vectors: RwLock::new(vectors),
             state: Mutex::new(state),
+            phases: Mutex::default(),
             semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
@@ -395,6 +407,7 @@ impl SearchEngine {
                 embedder: embedder.id(),
             }),
             embedder,
+            phases: Mutex::default(),
             semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
@@ -457,14 +470,24 @@ impl SearchEngine {
 
     /// Indexes documents (replacing those with the same key). Visible after [`Self::commit`].
     pub fn index_docs(&self, docs: &[SearchDoc]) -> Result<(), SearchError> {
+        let t = std::time::Instant::now();
         let texts: Vec<String> = docs.iter().map(SearchDoc::embed_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vectors = self.embedder.embed_documents(&refs);
-        let mut index = self.write_vectors();
-        for (doc, v) in docs.iter().zip(vectors) {
-            let slot = index.upsert(&doc.key, &v);
+        let vectors = embed_in_parallel(self.embedder.as_ref(), &refs);
+        let embedded = t.elapsed();
+        let slots: Vec<Slot> = {
+            let mut index = self.write_vectors();
+            docs.iter()
+                .zip(&vectors)
+                .map(|(doc, v)| index.upsert(&doc.key, v))
+                .collect()
+        };
+        for (doc, slot) in docs.iter().zip(slots) {
             self.text.upsert(doc, slot)?;
         }
+        let mut phases = self.lock_phases();
+        phases.embed += embedded;
+        phases.text += t.elapsed() - embedded;
         Ok(())
     }
 
@@ -479,8 +502,20 @@ impl SearchEngine {
 
     /// Makes indexed documents durable and searchable.
     pub fn commit(&self) -> Result<(), SearchError> {
+        let t = std::time::Instant::now();
         self.write_vectors().flush()?;
-        self.text.commit()
+        let linked = t.elapsed();
+        self.text.commit()?;
+        let mut phases = self.lock_phases();
+        phases.vectors += linked;
+        phases.commit += t.elapsed() - linked;
+        Ok(())
+    }
+
+    fn lock_phases(&self) -> std::sync::MutexGuard<'_, Phases> {
+        self.phases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn save_state(&self) -> Result<(), SearchError> {
@@ -511,9 +546,11 @@ impl SearchEngine {
         let mut uncommitted = 0usize;
         let mut reached: Option<ChangeCursor> = None;
         loop {
+            let fetching = std::time::Instant::now();
             let page = store
                 .papers_changed_since(cursor.as_ref(), CATCH_UP_BATCH)
                 .await?;
+            self.lock_phases().fetch += fetching.elapsed();
             let Some(next) = page.next else { break };
             let docs: Vec<SearchDoc> = page.papers.iter().map(SearchDoc::from_paper).collect();
             done.indexed += docs.len();
@@ -543,9 +580,15 @@ impl SearchEngine {
             self.write_vectors().save_graph()
         })?;
         if done.indexed > 0 || done.removed > 0 {
+            let p = std::mem::take(&mut *self.lock_phases());
             tracing::info!(
                 indexed = done.indexed,
                 removed = done.removed,
+                fetch_s = p.fetch.as_secs_f32(),
+                embed_s = p.embed.as_secs_f32(),
+                text_s = p.text.as_secs_f32(),
+                vectors_s = p.vectors.as_secs_f32(),
+                commit_s = p.commit.as_secs_f32(),
                 "search index caught up"
             );
         }
@@ -665,9 +708,7 @@ impl SearchEngine {
             return self.page(&searcher, text, sem, total, q.offset, limit, q.highlight);
         }
         let w = q.semantic_weight.unwrap_or(self.semantic_weight);
-        let fused = fuse(&kw, kw_complete, &sem, w, |s| {
-            vectors.similarity(&qv, s)
-        });
+        let fused = fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s));
         drop(vectors);
         let total = fused.len();
         self.page(&searcher, text, fused, total, q.offset, limit, q.highlight)
@@ -825,6 +866,25 @@ impl SearchEngine {
             })
             .collect()
     }
+}
+
+/// Embeds `texts` on all cores (in order).
+fn embed_in_parallel(embedder: &dyn Embedder, texts: &[&str]) -> Vec<Vec<f32>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || texts.len() < 64 {
+        return embedder.embed_documents(texts);
+    }
+    let chunk = texts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || embedder.embed_documents(part)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Runs CPU-heavy indexing without stalling the async runtime: on a multi-thread runtime the

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -414,8 +415,7 @@ impl TextIndex {
         // Both from the `all` field's terms: the abstract is stored, not indexed on its own.
         let mut title = SnippetGenerator::create(searcher, query, self.fields.all).map_err(tv)?;
         title.set_max_num_chars(10_000);
-        let mut summary =
-            SnippetGenerator::create(searcher, query, self.fields.all).map_err(tv)?;
+        let mut summary = SnippetGenerator::create(searcher, query, self.fields.all).map_err(tv)?;
         summary.set_max_num_chars(SUMMARY_SNIPPET_CHARS);
         Ok((title, summary))
     }
