@@ -97,14 +97,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pct(times, 0.99)
     );
 
+    // Recall of the vector graph against exact search, and semantic latency, by ef.
     let sample: Vec<&str> = queries.iter().take(200).map(String::as_str).collect();
-    let t = Instant::now();
-    let recall = engine.ann_recall(&sample, 10);
-    println!(
-        "vector index recall@10 vs exact: {recall:.4} ({} queries, {:.0} ms)",
-        sample.len(),
-        ms(t)
-    );
+    let papers: Vec<String> = keys.iter().step_by(25).take(200).cloned().collect();
+    for ef in [64, 96, 128, 200, 300] {
+        engine.set_ef_search(ef);
+        let recall = engine.ann_recall(&sample, 10);
+        let recall_papers = engine.ann_recall_of_papers(&papers, 10);
+        let mut times = Vec::new();
+        for q in &queries {
+            let mut sq = SearchQuery::new(q.clone());
+            sq.mode = SearchMode::Semantic;
+            sq.highlight = false;
+            sq.limit = 10;
+            let t = Instant::now();
+            std::hint::black_box(engine.search(&sq)?);
+            times.push(ms(t));
+        }
+        println!(
+            "ef {ef:3}: vector index recall@10 vs exact: {recall:.4} (query embeddings), \
+             {recall_papers:.4} (paper vectors); semantic top 10 p50 {:.2} ms  p99 {:.2} ms",
+            pct(times.clone(), 0.5),
+            pct(times, 0.99)
+        );
+    }
+    engine.set_ef_search(paperboy_search::ann::DEFAULT_EF_SEARCH);
 
     // SQLite FTS5 over the same papers.
     let store = dir.join("paperboy.sqlite");

@@ -564,7 +564,9 @@ mod tests {
         for (i, v) in vectors.iter().enumerate() {
             index.upsert(&format!("p{i}"), v);
         }
+        let t = std::time::Instant::now();
         index.flush().expect("flush");
+        eprintln!("graph of {} built in {:?}", ANN_MIN + 2_000, t.elapsed());
         assert_eq!(index.graph_len(), ANN_MIN + 2_000, "every slot is linked");
         let queries: Vec<Vec<f32>> = paper_like_texts(300, 8, 2)
             .iter()

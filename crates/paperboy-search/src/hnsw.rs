@@ -27,7 +27,7 @@ pub const M0: usize = 2 * M;
 pub const EF_CONSTRUCTION: usize = 100;
 /// The highest level a node can be given.
 const MAX_LEVEL: u8 = 12;
-const MAGIC: &[u8; 8] = b"PBHNSW01";
+const MAGIC: &[u8; 8] = b"PBHNSW02";
 
 /// The int8 vectors the graph links, as the vector index stores them: `dims` codes per slot and
 /// one scale per slot (a vector is `code · scale`).
@@ -82,14 +82,24 @@ pub fn quantize(v: &[f32]) -> (Vec<i8>, f32) {
     (codes, scale)
 }
 
-/// Dot product of two int8 vectors (written so that it vectorizes).
+/// Dot product of two int8 vectors. Written so that it vectorizes on baseline x86-64: two
+/// products of int8 fit an i16 lane, so 32 products are formed as i16 before widening.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     let mut acc = [0i32; 16];
-    let mut ca = a.chunks_exact(16);
-    let mut cb = b.chunks_exact(16);
+    let mut ca = a.chunks_exact(32);
+    let mut cb = b.chunks_exact(32);
     for (x, y) in (&mut ca).zip(&mut cb) {
+        let mut lo = [0i16; 16];
+        // Wrapping arithmetic that cannot wrap (|product| <= 127², sums far below i32::MAX):
+        // it keeps overflow checks of test builds from turning the loop scalar.
         for i in 0..16 {
-            acc[i] += i32::from(x[i]) * i32::from(y[i]);
+            lo[i] = i16::from(x[i]).wrapping_mul(i16::from(y[i]));
+        }
+        for i in 0..16 {
+            let hi = i16::from(x[16 + i]).wrapping_mul(i16::from(y[16 + i]));
+            acc[i] = acc[i]
+                .wrapping_add(i32::from(lo[i]))
+                .wrapping_add(i32::from(hi));
         }
     }
     let tail: i32 = ca
@@ -98,7 +108,7 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         .zip(cb.remainder())
         .map(|(&x, &y)| i32::from(x) * i32::from(y))
         .sum();
-    acc.iter().sum::<i32>() + tail
+    acc.iter().fold(tail, |a, &b| a.wrapping_add(b))
 }
 
 /// A candidate: similarity and node, ordered by similarity (then by node, for determinism).
@@ -150,6 +160,9 @@ impl Visited {
 pub struct Hnsw {
     /// Level-0 lists: per node, a count then up to [`M0`] neighbours.
     links0: Vec<AtomicU32>,
+    /// The similarity of each level-0 neighbour to the node (`f32` bits), so that a full list
+    /// takes a new neighbour by replacing its least similar one without computing anything.
+    sims0: Vec<AtomicU32>,
     /// Lists of levels 1..=level per node; the mutex also guards the node's level-0 list.
     upper: Vec<Mutex<Vec<Vec<u32>>>>,
     levels: Vec<u8>,
@@ -184,6 +197,7 @@ impl Hnsw {
     pub fn new() -> Self {
         Self {
             links0: Vec::new(),
+            sims0: Vec::new(),
             upper: Vec::new(),
             levels: Vec::new(),
             linked: Vec::new(),
@@ -237,18 +251,59 @@ impl Hnsw {
     }
 
     /// Replaces the neighbours of `s` at `level` (the caller holds `s`'s lock).
-    fn set_neighbours(&self, guard: &mut [Vec<u32>], s: u32, level: u8, list: &[u32]) {
+    fn set_neighbours(&self, guard: &mut [Vec<u32>], s: u32, level: u8, list: &[Cand]) {
         if level == 0 {
-            let base = s as usize * STRIDE;
             let n = list.len().min(M0);
-            for (a, &x) in self.links0[base + 1..base + 1 + n].iter().zip(list) {
-                a.store(x, AtomicOrdering::Relaxed);
+            for (i, c) in list[..n].iter().enumerate() {
+                self.set_link0(s, i, *c);
             }
-            self.links0[base].store(n as u32, AtomicOrdering::Release);
+            self.links0[s as usize * STRIDE].store(n as u32, AtomicOrdering::Release);
         } else if let Some(l) = guard.get_mut(level as usize - 1) {
             l.clear();
-            l.extend_from_slice(list);
+            l.extend(list.iter().map(|c| c.1));
         }
+    }
+
+    fn set_link0(&self, s: u32, i: usize, c: Cand) {
+        self.links0[s as usize * STRIDE + 1 + i].store(c.1, AtomicOrdering::Relaxed);
+        self.sims0[s as usize * M0 + i].store(c.0.to_bits(), AtomicOrdering::Relaxed);
+    }
+
+    fn sim0(&self, s: u32, i: usize) -> f32 {
+        f32::from_bits(self.sims0[s as usize * M0 + i].load(AtomicOrdering::Relaxed))
+    }
+
+    /// Links `q` (similarity `sim`) into the level-0 list of `e` (the caller holds `e`'s
+    /// lock): appended while there is room. A full list is pruned by the diversity heuristic
+    /// ([`Self::select`]) over its neighbours and `q`, which usually frees several places, so
+    /// the pairwise distances are paid once per several links (DiskANN's slack, in effect)
+    /// rather than at every link.
+    fn backlink0(&self, v: &Codes<'_>, e: u32, q: u32, sim: f32) {
+        let base = e as usize * STRIDE;
+        let n = (self.links0[base].load(AtomicOrdering::Acquire) as usize).min(M0);
+        let mut cands = Vec::with_capacity(n + 1);
+        for i in 0..n {
+            let x = self.links0[base + 1 + i].load(AtomicOrdering::Relaxed);
+            if x == q {
+                return;
+            }
+            cands.push(Cand(self.sim0(e, i), x));
+        }
+        if n < M0 {
+            self.set_link0(e, n, Cand(sim, q));
+            self.links0[base].store(n as u32 + 1, AtomicOrdering::Release);
+            return;
+        }
+        cands.push(Cand(sim, q));
+        cands.sort_by(|a, b| b.cmp(a));
+        let mut kept = Self::select(v, &cands, M0);
+        if kept.len() > M0 {
+            kept.truncate(M0);
+        }
+        for (i, c) in kept.iter().enumerate() {
+            self.set_link0(e, i, *c);
+        }
+        self.links0[base].store(kept.len() as u32, AtomicOrdering::Release);
     }
 
     fn take_visited(&self) -> Visited {
@@ -353,14 +408,14 @@ impl Hnsw {
     /// Picks up to `m` neighbours among `cands` (best first): a candidate is kept when it is
     /// closer to the node than to any neighbour kept so far, which keeps links in all
     /// directions (the HNSW paper's heuristic).
-    fn select(v: &Codes<'_>, cands: &[Cand], m: usize) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::with_capacity(m);
+    fn select(v: &Codes<'_>, cands: &[Cand], m: usize) -> Vec<Cand> {
+        let mut out: Vec<Cand> = Vec::with_capacity(m);
         for c in cands {
             if out.len() >= m {
                 break;
             }
-            if out.iter().all(|&r| v.sim(c.1, r) < c.0) {
-                out.push(c.1);
+            if out.iter().all(|r| v.sim(c.1, r.1) < c.0) {
+                out.push(*c);
             }
         }
         out
@@ -393,22 +448,28 @@ impl Hnsw {
                 self.set_neighbours(&mut g, q, lc, &chosen);
             }
             let mut buf = Vec::with_capacity(M0 + 1);
-            for &e in &chosen {
+            for c in &chosen {
+                let e = c.1;
                 let mut g = self.lock(e);
+                if lc == 0 {
+                    // Level 0 is where nearly all the work is (see `backlink0`).
+                    self.backlink0(v, e, q, c.0);
+                    continue;
+                }
                 // Read under the lock: another writer of `e` cannot interleave.
                 self.neighbours_locked(&g, e, lc, &mut buf);
                 if buf.contains(&q) {
                     continue;
                 }
-                if buf.len() < mmax {
-                    buf.push(q);
+                let mut cands: Vec<Cand> = buf.iter().map(|&x| Cand(v.sim(e, x), x)).collect();
+                cands.push(*c);
+                cands.sort_by(|a, b| b.cmp(a));
+                let list = if cands.len() <= mmax {
+                    cands
                 } else {
-                    let mut cands: Vec<Cand> = buf.iter().map(|&x| Cand(v.sim(e, x), x)).collect();
-                    cands.push(Cand(v.sim(e, q), q));
-                    cands.sort_by(|a, b| b.cmp(a));
-                    buf = Self::select(v, &cands, mmax);
-                }
-                self.set_neighbours(&mut g, e, lc, &buf);
+                    Self::select(v, &cands, mmax)
+                };
+                self.set_neighbours(&mut g, e, lc, &list);
             }
             if !found.is_empty() {
                 eps = found;
@@ -449,6 +510,8 @@ impl Hnsw {
         }
         self.links0
             .extend((0..(to - from) * STRIDE).map(|_| AtomicU32::new(0)));
+        self.sims0
+            .extend((0..(to - from) * M0).map(|_| AtomicU32::new(0)));
         for s in from..to {
             let level = level_of(s as u32);
             self.levels.push(level);
@@ -524,6 +587,11 @@ impl Hnsw {
                 for x in &buf {
                     out.extend_from_slice(&x.to_le_bytes());
                 }
+                if l == 0 {
+                    for i in 0..buf.len() {
+                        out.extend_from_slice(&self.sim0(s, i).to_le_bytes());
+                    }
+                }
             }
         }
         out
@@ -548,6 +616,7 @@ impl Hnsw {
         let top = take(1)?[0];
         let mut g = Self::new();
         g.links0.reserve(n * STRIDE);
+        g.sims0.reserve(n * M0);
         g.levels.reserve(n);
         g.upper.reserve(n);
         g.linked.reserve(n);
@@ -569,9 +638,15 @@ impl Hnsw {
                     return None;
                 }
                 if l == 0 {
+                    let sims = take(count * 4)?;
                     g.links0.push(AtomicU32::new(count as u32));
                     g.links0.extend(list.into_iter().map(AtomicU32::new));
                     g.links0.extend((count..M0).map(|_| AtomicU32::new(0)));
+                    g.sims0.extend(
+                        sims.chunks_exact(4)
+                            .map(|b| AtomicU32::new(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                    );
+                    g.sims0.extend((count..M0).map(|_| AtomicU32::new(0)));
                 } else {
                     upper.push(list);
                 }

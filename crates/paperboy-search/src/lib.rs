@@ -49,7 +49,7 @@ pub enum SearchError {
 }
 
 /// Weight of the semantic side in hybrid fusion (z-scores per query; tuned on SciFact train).
-pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.40;
+pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.30;
 
 /// Candidates taken from each side before fusion.
 const POOL: usize = 200;
@@ -285,8 +285,9 @@ pub struct SearchResults {
     /// The hits of the page asked for.
     pub hits: Vec<Hit>,
     /// How many results there are: with a date or upvote order (or no query text), every
-    /// match; by relevance, the candidates ranked (keyword: at most 200 or `offset + limit`;
-    /// hybrid: the union of both sides' candidates).
+    /// match; by relevance, the candidates ranked (keyword: at most `offset + limit`; hybrid:
+    /// the union of both sides' candidates, a few hundred). Counting every match of a
+    /// relevance query would cost more than finding the best ones.
     pub total: usize,
     /// Whether the query was an arXiv id or URL answered by that paper alone.
     pub direct: bool,
@@ -669,7 +670,13 @@ impl SearchEngine {
             return self.page(&searcher, text, top, total, 0, limit, q.highlight);
         }
         let kw_query = TextIndex::and(self.text.parse(text), filter.as_deref());
-        let pool = POOL.max(q.offset + limit);
+        // Keyword results alone need only the page asked for (a small top lets block-max
+        // WAND skip more); fusion ranks a pool of candidates from each side.
+        let pool = if q.mode == SearchMode::Keyword {
+            q.offset + limit
+        } else {
+            POOL.max(q.offset + limit)
+        };
         let kw = if q.mode == SearchMode::Semantic {
             Vec::new()
         } else {
@@ -782,6 +789,38 @@ impl SearchEngine {
         let mut wanted = 0usize;
         for q in queries {
             let v = self.embedder.embed_query(q);
+            let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
+            wanted += exact.len();
+            found += vectors
+                .search(&v, k)
+                .into_iter()
+                .filter(|x| exact.contains(&x.0))
+                .count();
+        }
+        if wanted == 0 {
+            1.0
+        } else {
+            found as f64 / wanted as f64
+        }
+    }
+
+    /// Sets how many candidates a vector-graph search keeps (at least the `k` asked for;
+    /// default [`ann::DEFAULT_EF_SEARCH`]): more is slower and finds more of the exact top.
+    pub fn set_ef_search(&self, ef: usize) {
+        self.write_vectors().ef_search = ef;
+    }
+
+    /// Like [`Self::ann_recall`], with the stored vectors of `keys` as queries (the
+    /// neighbourhoods that similar papers and recommendations ask for).
+    pub fn ann_recall_of_papers(&self, keys: &[String], k: usize) -> f64 {
+        let vectors = self.read_vectors();
+        let mut found = 0usize;
+        let mut wanted = 0usize;
+        for key in keys {
+            let Some(slot) = vectors.slot(key) else {
+                continue;
+            };
+            let v = vectors.vector(slot);
             let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
             wanted += exact.len();
             found += vectors

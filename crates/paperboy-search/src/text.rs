@@ -27,6 +27,13 @@ use crate::{Filters, SearchDoc, SearchError, Segment};
 /// Title boost relative to the other text fields (tuned on SciFact train).
 pub const TITLE_BOOST: f32 = 0.3;
 
+/// English stop words left out of plain-word queries (Lucene's list).
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
 /// Characters of abstract shown in a highlighted snippet.
 const SUMMARY_SNIPPET_CHARS: usize = 360;
 
@@ -209,6 +216,23 @@ impl TextIndex {
             parser.set_field_boost(f.title, self.title_boost);
             return parser.parse_query_lenient(text).0;
         }
+        // Stop words match nearly every document and weigh nearly nothing in BM25, but
+        // every candidate pays for them: they are left out (unless nothing else is left).
+        let content: Vec<&str> = text
+            .split_whitespace()
+            .filter(|w| {
+                let w = w
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase();
+                !STOP_WORDS.contains(&w.as_str())
+            })
+            .collect();
+        let text = if content.is_empty() {
+            text.to_owned()
+        } else {
+            content.join(" ")
+        };
+        let text = text.as_str();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, boost) in [
             (f.all, 1.0),
