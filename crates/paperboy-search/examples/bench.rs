@@ -115,8 +115,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             times.push(ms(t));
         }
         println!(
-            "ef {ef:3}: vector index recall@10 vs exact: {recall:.4} (query embeddings), \
-             {recall_papers:.4} (paper vectors); semantic top 10 p50 {:.2} ms  p99 {:.2} ms",
+            "ef {ef:3}: vector index recall@10 vs exact: query embeddings {:.4} \
+             (ties within 1e-3: {:.4}), paper vectors {:.4} (ties: {:.4}); \
+             semantic top 10 p50 {:.2} ms  p99 {:.2} ms",
+            recall.exact_ids,
+            recall.within_epsilon,
+            recall_papers.exact_ids,
+            recall_papers.within_epsilon,
             pct(times.clone(), 0.5),
             pct(times, 0.99)
         );

@@ -26,7 +26,7 @@ pub const ANN_MIN: usize = 20_000;
 
 /// Candidates the graph search keeps (at least `k`): recall@10 against exact search on the
 /// built-in embedder's vectors of 1M papers is measured by `examples/bench.rs`.
-pub const DEFAULT_EF_SEARCH: usize = 96;
+pub const DEFAULT_EF_SEARCH: usize = 128;
 
 /// Slots added since the graph was saved below which it is not saved again (they are
 /// scanned exactly after a restart, until the next flush links them).

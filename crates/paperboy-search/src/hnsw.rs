@@ -24,7 +24,7 @@ pub const M: usize = 16;
 /// Neighbours kept per node at level 0.
 pub const M0: usize = 2 * M;
 /// Candidates considered while inserting a node.
-pub const EF_CONSTRUCTION: usize = 100;
+pub const EF_CONSTRUCTION: usize = 64;
 /// The highest level a node can be given.
 const MAX_LEVEL: u8 = 12;
 const MAGIC: &[u8; 8] = b"PBHNSW02";

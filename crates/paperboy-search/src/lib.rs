@@ -302,6 +302,22 @@ pub struct Scored {
     pub score: f32,
 }
 
+/// Recall of the approximate vector search against an exact scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnnRecall {
+    /// Share of the exact top `k` papers among those returned.
+    pub exact_ids: f64,
+    /// Share of returned papers at least as similar as the exact `k`-th, less
+    /// [`AnnRecall::EPSILON`] (ann-benchmarks' definition: papers tied with the `k`-th
+    /// count, whichever of them is returned).
+    pub within_epsilon: f64,
+}
+
+impl AnnRecall {
+    /// Tolerance on cosine similarity for [`AnnRecall::within_epsilon`].
+    pub const EPSILON: f32 = 1e-3;
+}
+
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CatchUp {
@@ -781,27 +797,14 @@ impl SearchEngine {
             .collect()
     }
 
-    /// Share of the exact top `k` that the vector index returns, averaged over the queries'
-    /// embeddings (a diagnostic of the approximate search on the real vectors).
-    pub fn ann_recall(&self, queries: &[&str], k: usize) -> f64 {
-        let vectors = self.read_vectors();
-        let mut found = 0usize;
-        let mut wanted = 0usize;
-        for q in queries {
-            let v = self.embedder.embed_query(q);
-            let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
-            wanted += exact.len();
-            found += vectors
-                .search(&v, k)
-                .into_iter()
-                .filter(|x| exact.contains(&x.0))
-                .count();
-        }
-        if wanted == 0 {
-            1.0
-        } else {
-            found as f64 / wanted as f64
-        }
+    /// How much of the exact top `k` the vector index returns for the queries' embeddings
+    /// (a diagnostic of the approximate search on the real vectors).
+    pub fn ann_recall(&self, queries: &[&str], k: usize) -> AnnRecall {
+        let vectors: Vec<Vec<f32>> = queries
+            .iter()
+            .map(|q| self.embedder.embed_query(q))
+            .collect();
+        self.recall_of(&vectors, k)
     }
 
     /// Sets how many candidates a vector-graph search keeps (at least the `k` asked for;
@@ -812,27 +815,41 @@ impl SearchEngine {
 
     /// Like [`Self::ann_recall`], with the stored vectors of `keys` as queries (the
     /// neighbourhoods that similar papers and recommendations ask for).
-    pub fn ann_recall_of_papers(&self, keys: &[String], k: usize) -> f64 {
+    pub fn ann_recall_of_papers(&self, keys: &[String], k: usize) -> AnnRecall {
+        let queries: Vec<Vec<f32>> = {
+            let vectors = self.read_vectors();
+            keys.iter()
+                .filter_map(|key| vectors.slot(key).map(|s| vectors.vector(s)))
+                .collect()
+        };
+        self.recall_of(&queries, k)
+    }
+
+    fn recall_of(&self, queries: &[Vec<f32>], k: usize) -> AnnRecall {
         let vectors = self.read_vectors();
-        let mut found = 0usize;
-        let mut wanted = 0usize;
-        for key in keys {
-            let Some(slot) = vectors.slot(key) else {
+        let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
+        for v in queries {
+            let exact = vectors.exact(v, k);
+            let Some(&(_, kth)) = exact.last() else {
                 continue;
             };
-            let v = vectors.vector(slot);
-            let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
+            let exact: HashSet<Slot> = exact.into_iter().map(|x| x.0).collect();
             wanted += exact.len();
-            found += vectors
-                .search(&v, k)
-                .into_iter()
-                .filter(|x| exact.contains(&x.0))
-                .count();
+            for (s, score) in vectors.search(v, k) {
+                found += usize::from(exact.contains(&s));
+                close += usize::from(score >= kth - AnnRecall::EPSILON);
+            }
         }
-        if wanted == 0 {
-            1.0
-        } else {
-            found as f64 / wanted as f64
+        let share = |n: usize| {
+            if wanted == 0 {
+                1.0
+            } else {
+                n as f64 / wanted as f64
+            }
+        };
+        AnnRecall {
+            exact_ids: share(found),
+            within_epsilon: share(close),
         }
     }
 
