@@ -1,14 +1,17 @@
-//! The vector index: int8 vectors (one f32 scale per row) in slots, an inverted-file (IVF)
-//! coarse quantizer for approximate nearest neighbours, and exact scoring of the candidates
-//! against the stored vectors.
+//! The vector index: int8 vectors (one f32 scale per row) in slots, an HNSW graph
+//! ([`crate::hnsw`]) for approximate nearest neighbours, and exact scoring of the graph's
+//! candidates against the stored vectors with the full-precision query.
 //!
 //! Below [`ANN_MIN`] live vectors every search is an exact scan (and so identical on every
-//! replica). Above it, k-means centroids (seeded, deterministic for a given set of vectors)
-//! split the vectors into about `sqrt(n)` lists; a query scans the `nprobe` nearest lists.
+//! replica). From there on the slots are linked into the graph as they are flushed; slots added
+//! since the graph was last extended are scanned exactly, so nothing flushed is ever missed.
+//! A removed or replaced vector's slot stays in the graph as a tombstone until tombstones
+//! outnumber live vectors; then the graph is built again from the live ones.
 //!
-//! On disk (`vectors.log`): an append-only log of upserts and removals, replayed at open, so
+//! On disk: `vectors.log`, an append-only log of upserts and removals, replayed at open, so
 //! a crash loses at most the records after the last flush and slots are numbered the same on
-//! every replay; `ivf.bin` keeps the centroids and the list of every slot assigned so far.
+//! every replay; `hnsw.bin`, the graph over the slots that existed when it was saved (saved
+//! when enough slots were added since, see [`VectorIndex::save_graph`]).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -16,15 +19,23 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::SearchError;
-use crate::embed::dot;
+use crate::hnsw::{Codes, Hnsw, QuantizedQuery, quantize};
 
-/// Live vectors from which the index switches from exact scans to IVF.
+/// Live vectors from which the index switches from exact scans to the graph.
 pub const ANN_MIN: usize = 20_000;
+
+/// Candidates the graph search keeps (at least `k`): recall@10 against exact search on the
+/// built-in embedder's vectors of 1M papers is measured by `examples/bench.rs`.
+pub const DEFAULT_EF_SEARCH: usize = 128;
+
+/// Slots added since the graph was saved below which it is not saved again (they are
+/// scanned exactly after a restart, until the next flush links them).
+const SAVE_MIN: usize = 1_000;
 
 /// A slot's number.
 pub type Slot = u32;
 
-/// int8 vectors by key, with an IVF quantizer.
+/// int8 vectors by key, with an HNSW graph.
 pub struct VectorIndex {
     dims: usize,
     keys: Vec<String>,
@@ -33,18 +44,13 @@ pub struct VectorIndex {
     live_count: usize,
     codes: Vec<i8>,
     scales: Vec<f32>,
-    ivf: Option<Ivf>,
-    /// Lists scanned per query (IVF).
-    pub nprobe: usize,
+    graph: Option<Hnsw>,
+    /// Slots covered by the graph file on disk.
+    saved: usize,
+    /// Candidates kept by a graph search (at least the `k` asked for).
+    pub ef_search: usize,
     log: Option<(PathBuf, usize)>,
     pending: Vec<u8>,
-}
-
-struct Ivf {
-    centroids: Vec<f32>,
-    lists: Vec<Vec<Slot>>,
-    assigned: usize,
-    trained_on: usize,
 }
 
 fn io(path: &Path, e: std::io::Error) -> SearchError {
@@ -62,8 +68,9 @@ impl VectorIndex {
             live_count: 0,
             codes: Vec::new(),
             scales: Vec::new(),
-            ivf: None,
-            nprobe: 0,
+            graph: None,
+            saved: 0,
+            ef_search: DEFAULT_EF_SEARCH,
             log: None,
             pending: Vec::new(),
         }
@@ -97,11 +104,21 @@ impl VectorIndex {
             .map_err(|e| io(&path, e))?;
         f.set_len(valid as u64).map_err(|e| io(&path, e))?;
         index.log = Some((path, valid));
-        let ivf_path = dir.join("ivf.bin");
-        if let Ok(buf) = std::fs::read(&ivf_path) {
-            index.ivf = Ivf::decode(&buf, dims, index.keys.len());
+        // The IVF quantizer of earlier versions is not used any more.
+        let _ = std::fs::remove_file(dir.join("ivf.bin"));
+        let graph_path = dir.join("hnsw.bin");
+        if let Ok(buf) = std::fs::read(&graph_path) {
+            match Hnsw::decode(&buf, index.keys.len()) {
+                Some(g) => {
+                    index.saved = g.len();
+                    index.graph = Some(g);
+                }
+                None => tracing::warn!(
+                    path = %graph_path.display(),
+                    "the vector graph is unreadable: it is built again at the next flush"
+                ),
+            }
         }
-        index.assign_new();
         Ok(index)
     }
 
@@ -124,7 +141,6 @@ impl VectorIndex {
             let Ok(key) = std::str::from_utf8(key) else {
                 return start;
             };
-            let key = key.to_owned();
             pos += kl;
             match op {
                 1 => {
@@ -132,12 +148,11 @@ impl VectorIndex {
                         return start;
                     };
                     let scale = f32::from_le_bytes([body[0], body[1], body[2], body[3]]);
-                    let codes: Vec<i8> = body[4..].iter().map(|&b| b as i8).collect();
                     pos += 4 + d;
-                    self.push(key, scale, &codes);
+                    self.push_bytes(key.to_owned(), scale, &body[4..]);
                 }
                 2 => {
-                    self.remove_inner(&key);
+                    self.remove_inner(key);
                 }
                 _ => return start,
             }
@@ -179,6 +194,11 @@ impl VectorIndex {
         self.live.get(slot as usize).copied().unwrap_or(false)
     }
 
+    /// Slots covered by the graph (`0` while searches are exact scans).
+    pub fn graph_len(&self) -> usize {
+        self.graph.as_ref().map_or(0, Hnsw::len)
+    }
+
     /// The stored vector of `slot`.
     pub fn vector(&self, slot: Slot) -> Vec<f32> {
         let d = self.dims;
@@ -190,14 +210,14 @@ impl VectorIndex {
             .collect()
     }
 
-    fn push(&mut self, key: String, scale: f32, codes: &[i8]) -> Slot {
+    fn push_bytes(&mut self, key: String, scale: f32, codes: &[u8]) -> Slot {
         self.remove_inner(&key);
         let slot = self.keys.len() as Slot;
         self.slots.insert(key.clone(), slot);
         self.keys.push(key);
         self.live.push(true);
         self.live_count += 1;
-        self.codes.extend_from_slice(codes);
+        self.codes.extend(codes.iter().map(|&b| b as i8));
         self.scales.push(scale);
         slot
     }
@@ -214,12 +234,8 @@ impl VectorIndex {
 
     /// Stores `vector` under `key` (replacing what it had); returns its slot.
     pub fn upsert(&mut self, key: &str, vector: &[f32]) -> Slot {
-        let max = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        let codes: Vec<i8> = vector
-            .iter()
-            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect();
+        let (codes, scale) = quantize(vector);
+        let start = self.pending.len();
         self.pending.push(1);
         self.pending
             .extend_from_slice(&(key.len().min(u16::MAX as usize) as u16).to_le_bytes());
@@ -227,7 +243,9 @@ impl VectorIndex {
             .extend_from_slice(&key.as_bytes()[..key.len().min(u16::MAX as usize)]);
         self.pending.extend_from_slice(&scale.to_le_bytes());
         self.pending.extend(codes.iter().map(|&c| c as u8));
-        self.push(key.to_owned(), scale, &codes)
+        let body = start + 3 + key.len().min(u16::MAX as usize) + 4;
+        let bytes = self.pending[body..].to_vec();
+        self.push_bytes(key.to_owned(), scale, &bytes)
     }
 
     /// Removes `key`'s vector; whether it had one.
@@ -243,15 +261,13 @@ impl VectorIndex {
         had
     }
 
-    /// Writes pending records to disk, trains or extends the quantizer as needed and saves it.
+    /// Writes pending records to disk and links new slots into the graph (building it once
+    /// there are [`ANN_MIN`] live vectors, or again when tombstones outnumber live vectors).
+    /// The graph is saved when the slots added since it was saved reach half of it.
     pub fn flush(&mut self) -> Result<(), SearchError> {
-        self.maybe_train();
-        self.assign_new();
-        let Some((path, len)) = &mut self.log else {
-            self.pending.clear();
-            return Ok(());
-        };
-        if !self.pending.is_empty() {
+        if let Some((path, len)) = &mut self.log
+            && !self.pending.is_empty()
+        {
             let mut f = OpenOptions::new()
                 .append(true)
                 .open(&*path)
@@ -259,94 +275,70 @@ impl VectorIndex {
             f.write_all(&self.pending).map_err(|e| io(path, e))?;
             f.sync_data().map_err(|e| io(path, e))?;
             *len += self.pending.len();
-            self.pending.clear();
         }
-        if let Some(ivf) = &self.ivf {
-            let ivf_path = path.with_file_name("ivf.bin");
-            let tmp = ivf_path.with_extension("tmp");
-            let mut w = BufWriter::new(File::create(&tmp).map_err(|e| io(&tmp, e))?);
-            w.write_all(&ivf.encode(self.keys.len()))
-                .and_then(|()| w.flush())
-                .map_err(|e| io(&tmp, e))?;
-            drop(w);
-            std::fs::rename(&tmp, &ivf_path).map_err(|e| io(&ivf_path, e))?;
+        self.pending.clear();
+        self.link();
+        let unsaved = self.graph_len().saturating_sub(self.saved);
+        if unsaved >= SAVE_MIN.max(self.saved / 2) {
+            self.write_graph()?;
         }
         Ok(())
     }
 
-    fn maybe_train(&mut self) {
-        let n = self.live_count;
-        let due = match &self.ivf {
-            None => n >= ANN_MIN,
-            Some(ivf) => n > ivf.trained_on.saturating_mul(2),
-        };
-        if due {
-            self.train();
+    /// Saves the graph when at least [`SAVE_MIN`] slots were linked since it was last saved
+    /// (the end of a catch-up calls this; fewer are scanned exactly after a restart).
+    pub fn save_graph(&mut self) -> Result<(), SearchError> {
+        if self.graph_len().saturating_sub(self.saved) >= SAVE_MIN {
+            self.write_graph()?;
         }
+        Ok(())
     }
 
-    /// (Re)trains the quantizer on the live vectors now.
-    pub fn train(&mut self) {
-        let live: Vec<Slot> = (0..self.keys.len() as Slot)
-            .filter(|&s| self.is_live(s))
-            .collect();
-        let n = live.len();
-        if n == 0 {
-            return;
-        }
-        let nlist = ((n as f64).sqrt() as usize).clamp(1, 4096);
-        let d = self.dims;
-        // A deterministic sample: every step-th live vector.
-        let sample_n = (nlist * 48).min(n);
-        let step = n / sample_n;
-        let sample: Vec<Vec<f32>> = (0..sample_n).map(|i| self.vector(live[i * step])).collect();
-        let mut centroids: Vec<f32> = (0..nlist)
-            .flat_map(|i| sample[i * sample_n / nlist].clone())
-            .collect();
-        for _ in 0..8 {
-            let assign = assign_all(&centroids, d, &sample);
-            let mut sums = vec![0f32; nlist * d];
-            let mut counts = vec![0usize; nlist];
-            for (v, &c) in sample.iter().zip(&assign) {
-                counts[c as usize] += 1;
-                for (s, x) in sums[c as usize * d..(c as usize + 1) * d].iter_mut().zip(v) {
-                    *s += x;
-                }
-            }
-            for c in 0..nlist {
-                if counts[c] == 0 {
-                    continue;
-                }
-                let row = &mut sums[c * d..(c + 1) * d];
-                crate::embed::normalize(row);
-                centroids[c * d..(c + 1) * d].copy_from_slice(row);
-            }
-        }
-        self.ivf = Some(Ivf {
-            centroids,
-            lists: vec![Vec::new(); nlist],
-            assigned: 0,
-            trained_on: n,
-        });
-        self.assign_new();
+    fn write_graph(&mut self) -> Result<(), SearchError> {
+        let (Some((log, _)), Some(graph)) = (&self.log, &self.graph) else {
+            return Ok(());
+        };
+        let path = log.with_file_name("hnsw.bin");
+        let tmp = path.with_extension("tmp");
+        let mut w = BufWriter::new(File::create(&tmp).map_err(|e| io(&tmp, e))?);
+        w.write_all(&graph.encode())
+            .and_then(|()| w.flush())
+            .map_err(|e| io(&tmp, e))?;
+        drop(w);
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        self.saved = graph.len();
+        Ok(())
     }
 
-    fn assign_new(&mut self) {
-        let Some(from) = self.ivf.as_ref().map(|i| i.assigned) else {
-            return;
+    /// Links every slot not in the graph yet (see [`Self::flush`]).
+    pub fn link(&mut self) {
+        let mut graph = match self.graph.take() {
+            None if self.live_count < ANN_MIN => return,
+            None => Hnsw::new(),
+            Some(g) => {
+                let covered = g.len();
+                let live_covered = self.live[..covered].iter().filter(|&&l| l).count();
+                let dead = (0..covered as Slot)
+                    .filter(|&s| g.is_linked(s))
+                    .count()
+                    .saturating_sub(live_covered);
+                if dead > live_covered {
+                    tracing::info!(dead, live = live_covered, "the vector graph is rebuilt");
+                    self.saved = 0;
+                    Hnsw::new()
+                } else {
+                    g
+                }
+            }
         };
-        let d = self.dims;
-        let to = self.keys.len();
-        if from >= to {
-            return;
-        }
-        let vectors: Vec<Vec<f32>> = (from..to).map(|s| self.vector(s as Slot)).collect();
-        let Some(ivf) = &mut self.ivf else { return };
-        let assign = assign_all(&ivf.centroids, d, &vectors);
-        for (i, c) in assign.into_iter().enumerate() {
-            ivf.lists[c as usize].push((from + i) as Slot);
-        }
-        ivf.assigned = to;
+        let codes = Codes {
+            dims: self.dims,
+            codes: &self.codes,
+            scales: &self.scales,
+        };
+        let live = &self.live;
+        graph.extend(&codes, &|s| live[s as usize]);
+        self.graph = Some(graph);
     }
 
     fn score(&self, query: &[f32], slot: Slot) -> f32 {
@@ -394,122 +386,30 @@ impl VectorIndex {
         top.into_sorted()
     }
 
-    /// The `k` live slots most similar to `query`, best first: IVF when trained, else exact.
+    /// The `k` live slots most similar to `query`, best first: the graph's candidates (and
+    /// the slots not linked yet) scored exactly; an exact scan without a graph.
     pub fn search(&self, query: &[f32], k: usize) -> Vec<(Slot, f32)> {
-        let Some(ivf) = &self.ivf else {
+        let Some(graph) = &self.graph else {
             return self.exact(query, k);
         };
-        let d = self.dims;
-        let nlist = ivf.lists.len();
-        let nprobe = if self.nprobe > 0 {
-            self.nprobe
-        } else {
-            (nlist / 5).max(8)
-        }
-        .min(nlist);
-        let mut order: Vec<(f32, usize)> = (0..nlist)
-            .map(|c| (dot(query, &ivf.centroids[c * d..(c + 1) * d]), c))
-            .collect();
-        order.select_nth_unstable_by(nprobe - 1, |a, b| b.0.total_cmp(&a.0));
+        let codes = Codes {
+            dims: self.dims,
+            codes: &self.codes,
+            scales: &self.scales,
+        };
+        let ef = self.ef_search.max(k);
         let mut top = TopK::new(k);
-        for &(_, c) in &order[..nprobe] {
-            for &s in &ivf.lists[c] {
-                if self.is_live(s) {
-                    top.push(s, self.score(query, s));
-                }
+        for (s, _) in graph.search(&codes, &QuantizedQuery::new(query), ef) {
+            if self.is_live(s) {
+                top.push(s, self.score(query, s));
             }
         }
-        // Slots added since the last assignment are scanned too.
-        for s in ivf.assigned..self.keys.len() {
+        for s in graph.len()..self.keys.len() {
             if self.is_live(s as Slot) {
                 top.push(s as Slot, self.score(query, s as Slot));
             }
         }
         top.into_sorted()
-    }
-}
-
-fn assign_all(centroids: &[f32], d: usize, vectors: &[Vec<f32>]) -> Vec<u32> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = vectors.len().div_ceil(threads).max(1);
-    let nlist = centroids.len() / d;
-    let mut out = vec![0u32; vectors.len()];
-    std::thread::scope(|scope| {
-        for (vs, os) in vectors.chunks(chunk).zip(out.chunks_mut(chunk)) {
-            scope.spawn(move || {
-                for (v, o) in vs.iter().zip(os.iter_mut()) {
-                    let mut best = (f32::NEG_INFINITY, 0u32);
-                    for c in 0..nlist {
-                        let s = dot(v, &centroids[c * d..(c + 1) * d]);
-                        if s > best.0 {
-                            best = (s, c as u32);
-                        }
-                    }
-                    *o = best.1;
-                }
-            });
-        }
-    });
-    out
-}
-
-impl Ivf {
-    fn encode(&self, slots: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        let nlist = self.lists.len();
-        out.extend_from_slice(&(nlist as u64).to_le_bytes());
-        out.extend_from_slice(&(self.trained_on as u64).to_le_bytes());
-        out.extend_from_slice(&(self.assigned.min(slots) as u64).to_le_bytes());
-        for x in &self.centroids {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        let mut assign = vec![u32::MAX; self.assigned];
-        for (c, list) in self.lists.iter().enumerate() {
-            for &s in list {
-                if let Some(a) = assign.get_mut(s as usize) {
-                    *a = c as u32;
-                }
-            }
-        }
-        for a in assign {
-            out.extend_from_slice(&a.to_le_bytes());
-        }
-        out
-    }
-
-    fn decode(buf: &[u8], d: usize, slots: usize) -> Option<Self> {
-        let u64_at = |i: usize| -> Option<u64> {
-            Some(u64::from_le_bytes(
-                buf.get(i * 8..i * 8 + 8)?.try_into().ok()?,
-            ))
-        };
-        let nlist = usize::try_from(u64_at(0)?).ok()?;
-        let trained_on = usize::try_from(u64_at(1)?).ok()?;
-        let assigned = usize::try_from(u64_at(2)?).ok()?;
-        if assigned > slots || nlist == 0 {
-            return None;
-        }
-        let mut pos = 24;
-        let floats = buf.get(pos..pos + nlist * d * 4)?;
-        let centroids = floats
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        pos += nlist * d * 4;
-        let mut lists = vec![Vec::new(); nlist];
-        for s in 0..assigned {
-            let b = buf.get(pos + s * 4..pos + s * 4 + 4)?;
-            let c = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-            lists.get_mut(c)?.push(s as Slot);
-        }
-        Some(Self {
-            centroids,
-            lists,
-            assigned,
-            trained_on,
-        })
     }
 }
 
@@ -591,7 +491,7 @@ mod tests {
             index.upsert(&format!("p{i}"), v);
         }
         index.flush().expect("flush");
-        assert!(index.ivf.is_some(), "trained past ANN_MIN");
+        assert!(index.graph.is_some(), "a graph past ANN_MIN");
         let queries = clustered(200, d, 300, 8);
         let mut found = 0;
         for q in &queries {
@@ -605,6 +505,134 @@ mod tests {
         let recall = found as f64 / (10 * queries.len()) as f64;
         eprintln!("recall@10 {recall}");
         assert!(recall >= 0.95, "recall@10 {recall}");
+    }
+
+    /// Paper-like texts: each mixes words of a main topic with some of another topic and
+    /// some general words, all real words of the built-in embedder's vocabulary.
+    fn paper_like_texts(n: usize, words: usize, seed: u64) -> Vec<String> {
+        let vocab = crate::embed::builtin_vocab_words();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let topics: Vec<Vec<&str>> = (0..150)
+            .map(|_| {
+                (0..40)
+                    .map(|_| vocab[rng.random_range(0..vocab.len())].as_str())
+                    .collect()
+            })
+            .collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| {
+                let main = &topics[rng.random_range(0..topics.len())];
+                let side = &topics[rng.random_range(0..topics.len())];
+                (0..words)
+                    .map(|_| {
+                        let r: f32 = rng.random();
+                        if r < 0.6 {
+                            main[rng.random_range(0..main.len())]
+                        } else if r < 0.8 {
+                            side[rng.random_range(0..side.len())]
+                        } else {
+                            vocab[rng.random_range(0..vocab.len())].as_str()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    fn recall_at_10(index: &VectorIndex, queries: &[Vec<f32>]) -> f64 {
+        let mut found = 0;
+        for q in queries {
+            let exact: HashSet<Slot> = index.exact(q, 10).into_iter().map(|x| x.0).collect();
+            found += index
+                .search(q, 10)
+                .into_iter()
+                .filter(|x| exact.contains(&x.0))
+                .count();
+        }
+        found as f64 / (10 * queries.len()) as f64
+    }
+
+    #[test]
+    fn the_graph_finds_at_least_95_percent_of_the_exact_top_10_of_real_embeddings() {
+        let embedder = crate::embed::StaticEmbedder::builtin().expect("model");
+        let docs = paper_like_texts(ANN_MIN + 2_000, 80, 1);
+        let refs: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let vectors = crate::Embedder::embed_documents(&embedder, &refs);
+        let mut index = VectorIndex::new(crate::Embedder::dims(&embedder));
+        for (i, v) in vectors.iter().enumerate() {
+            index.upsert(&format!("p{i}"), v);
+        }
+        let t = std::time::Instant::now();
+        index.flush().expect("flush");
+        eprintln!("graph of {} built in {:?}", ANN_MIN + 2_000, t.elapsed());
+        assert_eq!(index.graph_len(), ANN_MIN + 2_000, "every slot is linked");
+        let queries: Vec<Vec<f32>> = paper_like_texts(300, 8, 2)
+            .iter()
+            .map(|q| crate::Embedder::embed_query(&embedder, q))
+            .collect();
+        let recall = recall_at_10(&index, &queries);
+        eprintln!("recall@10 on embeddings {recall}");
+        assert!(recall >= 0.95, "recall@10 {recall}");
+    }
+
+    #[test]
+    fn the_graph_is_saved_reloaded_and_extended_and_skips_removed_vectors() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = 24;
+        let data = clustered(ANN_MIN + 3_000, d, 200, 3);
+        let mut index = VectorIndex::open(dir.path(), d).expect("open");
+        for (i, v) in data[..ANN_MIN + 1_000].iter().enumerate() {
+            index.upsert(&format!("p{i}"), v);
+        }
+        index.flush().expect("flush");
+        assert!(dir.path().join("hnsw.bin").exists(), "saved when built");
+        // Removals become tombstones: never returned.
+        for i in 0..500 {
+            index.remove(&format!("p{i}"));
+        }
+        index.flush().expect("flush");
+        for q in &data[..50] {
+            assert!(
+                index
+                    .search(q, 10)
+                    .iter()
+                    .all(|(s, _)| index.key(*s).is_some_and(|k| {
+                        k.trim_start_matches('p').parse::<usize>().unwrap_or(0) >= 500
+                    })),
+                "a removed vector was returned"
+            );
+        }
+        let queries = clustered(100, d, 200, 9);
+        let before: Vec<_> = queries.iter().map(|q| index.search(q, 10)).collect();
+
+        let mut reopened = VectorIndex::open(dir.path(), d).expect("reopen");
+        assert_eq!(reopened.graph_len(), ANN_MIN + 1_000, "the graph is loaded");
+        let after: Vec<_> = queries.iter().map(|q| reopened.search(q, 10)).collect();
+        assert_eq!(before, after, "the reloaded graph answers the same");
+
+        // New vectors are found before and after they are linked.
+        for (i, v) in data.iter().enumerate().skip(ANN_MIN + 1_000) {
+            reopened.upsert(&format!("p{i}"), v);
+        }
+        let new_slot = reopened
+            .slot(&format!("p{}", ANN_MIN + 2_000))
+            .expect("slot");
+        let q = &data[ANN_MIN + 2_000];
+        assert_eq!(
+            reopened.search(q, 1)[0].0,
+            new_slot,
+            "found by the exact tail scan"
+        );
+        reopened.flush().expect("flush");
+        assert_eq!(reopened.graph_len(), ANN_MIN + 3_000);
+        assert_eq!(
+            reopened.search(q, 1)[0].0,
+            new_slot,
+            "found through the graph"
+        );
+        assert!(recall_at_10(&reopened, &queries) >= 0.95);
     }
 
     #[test]

@@ -202,6 +202,23 @@ impl Embedder for StaticEmbedder {
     }
 }
 
+/// Whole words of the built-in model's vocabulary (for tests that need real-looking text).
+#[cfg(test)]
+pub(crate) fn builtin_vocab_words() -> Vec<String> {
+    let mut pos = 24;
+    let vocab_len = u32::from_le_bytes([BUILTIN[12], BUILTIN[13], BUILTIN[14], BUILTIN[15]]);
+    let mut out = Vec::new();
+    for _ in 0..vocab_len {
+        let n = u16::from_le_bytes([BUILTIN[pos], BUILTIN[pos + 1]]) as usize;
+        let w = String::from_utf8_lossy(&BUILTIN[pos + 2..pos + 2 + n]).into_owned();
+        pos += 2 + n;
+        if w.len() >= 4 && w.chars().all(|c| c.is_ascii_lowercase()) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// Scales `v` to unit length (a zero vector stays zero).
 pub fn normalize(v: &mut [f32]) {
     let n = dot(v, v).sqrt();

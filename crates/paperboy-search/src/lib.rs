@@ -3,7 +3,7 @@
 //!
 //! The index is derived from the store and lives under `DATA_DIR/search/`:
 //! - `text/`: a tantivy index (BM25, English stemming; title boosted) — [`text`];
-//! - `vectors.log`, `ivf.bin`: the document embeddings and their IVF quantizer — [`ann`];
+//! - `vectors.log`, `hnsw.bin`: the document embeddings and their HNSW graph — [`ann`], [`hnsw`];
 //! - `state.json`: the store change cursor reached and the embedder the vectors came from.
 //!
 //! [`SearchEngine::catch_up`] reads the store's change stream
@@ -14,6 +14,7 @@
 pub mod ann;
 pub mod embed;
 pub mod eval;
+pub mod hnsw;
 pub mod text;
 pub mod tokenize;
 
@@ -48,7 +49,7 @@ pub enum SearchError {
 }
 
 /// Weight of the semantic side in hybrid fusion (z-scores per query; tuned on SciFact train).
-pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.40;
+pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.30;
 
 /// Candidates taken from each side before fusion.
 const POOL: usize = 200;
@@ -283,7 +284,10 @@ impl Hit {
 pub struct SearchResults {
     /// The hits of the page asked for.
     pub hits: Vec<Hit>,
-    /// How many results there are in all (keyword matches; for hybrid, the fused candidates).
+    /// How many results there are: with a date or upvote order (or no query text), every
+    /// match; by relevance, the candidates ranked (keyword: at most `offset + limit`; hybrid:
+    /// the union of both sides' candidates, a few hundred). Counting every match of a
+    /// relevance query would cost more than finding the best ones.
     pub total: usize,
     /// Whether the query was an arXiv id or URL answered by that paper alone.
     pub direct: bool,
@@ -298,6 +302,22 @@ pub struct Scored {
     pub score: f32,
 }
 
+/// Recall of the approximate vector search against an exact scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnnRecall {
+    /// Share of the exact top `k` papers among those returned.
+    pub exact_ids: f64,
+    /// Share of returned papers at least as similar as the exact `k`-th, less
+    /// [`AnnRecall::EPSILON`] (ann-benchmarks' definition: papers tied with the `k`-th
+    /// count, whichever of them is returned).
+    pub within_epsilon: f64,
+}
+
+impl AnnRecall {
+    /// Tolerance on cosine similarity for [`AnnRecall::within_epsilon`].
+    pub const EPSILON: f32 = 1e-3;
+}
+
 /// What a catch-up did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CatchUp {
@@ -305,6 +325,16 @@ pub struct CatchUp {
     pub indexed: usize,
     /// Papers removed (hidden).
     pub removed: usize,
+}
+
+/// Where a catch-up's time went (logged at its end).
+#[derive(Debug, Clone, Copy, Default)]
+struct Phases {
+    fetch: std::time::Duration,
+    embed: std::time::Duration,
+    text: std::time::Duration,
+    vectors: std::time::Duration,
+    commit: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -320,6 +350,7 @@ pub struct SearchEngine {
     text: TextIndex,
     vectors: RwLock<VectorIndex>,
     state: Mutex<EngineState>,
+    phases: Mutex<Phases>,
     /// Weight of the semantic side in hybrid fusion.
     pub semantic_weight: f32,
     /// How far behind the clock the saved catch-up cursor stays.
@@ -349,17 +380,21 @@ impl SearchEngine {
             );
             Self::wipe(&dir)?;
         }
+        let mut wiped = false;
         let text = match TextIndex::open(Some(&dir.join("text"))) {
             Ok(t) => t,
             Err(e) => {
+                // Also what an index written with an older schema gives.
                 tracing::warn!(error = %e, "the search index is unreadable: it is rebuilt");
                 Self::wipe(&dir)?;
+                wiped = true;
                 TextIndex::open(Some(&dir.join("text")))?
             }
         };
         let vectors = VectorIndex::open(&dir, embedder.dims())?;
         let state = EngineState {
-            cursor: if state.embedder == embedder.id() {
+            // After a wipe the next catch-up starts from the beginning.
+            cursor: if state.embedder == embedder.id() && !wiped {
                 state.cursor
             } else {
                 None
@@ -372,6 +407,7 @@ impl SearchEngine {
             text,
             vectors: RwLock::new(vectors),
             state: Mutex::new(state),
+            phases: Mutex::default(),
             semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
@@ -388,13 +424,14 @@ impl SearchEngine {
                 embedder: embedder.id(),
             }),
             embedder,
+            phases: Mutex::default(),
             semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
     }
 
     fn wipe(dir: &Path) -> Result<(), SearchError> {
-        for name in ["text", "vectors.log", "ivf.bin", "state.json"] {
+        for name in ["text", "vectors.log", "ivf.bin", "hnsw.bin", "state.json"] {
             let p = dir.join(name);
             let r = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
@@ -450,14 +487,24 @@ impl SearchEngine {
 
     /// Indexes documents (replacing those with the same key). Visible after [`Self::commit`].
     pub fn index_docs(&self, docs: &[SearchDoc]) -> Result<(), SearchError> {
+        let t = std::time::Instant::now();
         let texts: Vec<String> = docs.iter().map(SearchDoc::embed_text).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vectors = self.embedder.embed_documents(&refs);
-        let mut index = self.write_vectors();
-        for (doc, v) in docs.iter().zip(vectors) {
-            let slot = index.upsert(&doc.key, &v);
+        let vectors = embed_in_parallel(self.embedder.as_ref(), &refs);
+        let embedded = t.elapsed();
+        let slots: Vec<Slot> = {
+            let mut index = self.write_vectors();
+            docs.iter()
+                .zip(&vectors)
+                .map(|(doc, v)| index.upsert(&doc.key, v))
+                .collect()
+        };
+        for (doc, slot) in docs.iter().zip(slots) {
             self.text.upsert(doc, slot)?;
         }
+        let mut phases = self.lock_phases();
+        phases.embed += embedded;
+        phases.text += t.elapsed() - embedded;
         Ok(())
     }
 
@@ -472,8 +519,20 @@ impl SearchEngine {
 
     /// Makes indexed documents durable and searchable.
     pub fn commit(&self) -> Result<(), SearchError> {
+        let t = std::time::Instant::now();
         self.write_vectors().flush()?;
-        self.text.commit()
+        let linked = t.elapsed();
+        self.text.commit()?;
+        let mut phases = self.lock_phases();
+        phases.vectors += linked;
+        phases.commit += t.elapsed() - linked;
+        Ok(())
+    }
+
+    fn lock_phases(&self) -> std::sync::MutexGuard<'_, Phases> {
+        self.phases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn save_state(&self) -> Result<(), SearchError> {
@@ -504,31 +563,49 @@ impl SearchEngine {
         let mut uncommitted = 0usize;
         let mut reached: Option<ChangeCursor> = None;
         loop {
+            let fetching = std::time::Instant::now();
             let page = store
                 .papers_changed_since(cursor.as_ref(), CATCH_UP_BATCH)
                 .await?;
+            self.lock_phases().fetch += fetching.elapsed();
             let Some(next) = page.next else { break };
             let docs: Vec<SearchDoc> = page.papers.iter().map(SearchDoc::from_paper).collect();
-            self.index_docs(&docs)?;
-            self.remove_docs(&page.removed);
             done.indexed += docs.len();
             done.removed += page.removed.len();
             uncommitted += docs.len() + page.removed.len();
-            reached = Some(next.clone());
-            if uncommitted >= COMMIT_EVERY {
-                self.commit_at(&next, &cap)?;
+            let commit = uncommitted >= COMMIT_EVERY;
+            off_the_runtime(|| {
+                self.index_docs(&docs)?;
+                self.remove_docs(&page.removed);
+                if commit {
+                    self.commit_at(&next, &cap)?;
+                }
+                Ok::<_, SearchError>(())
+            })?;
+            if commit {
                 uncommitted = 0;
                 reached = None;
+            } else {
+                reached = Some(next.clone());
             }
             cursor = Some(next);
         }
-        if let Some(next) = reached {
-            self.commit_at(&next, &cap)?;
-        }
+        off_the_runtime(|| {
+            if let Some(next) = reached {
+                self.commit_at(&next, &cap)?;
+            }
+            self.write_vectors().save_graph()
+        })?;
         if done.indexed > 0 || done.removed > 0 {
+            let p = std::mem::take(&mut *self.lock_phases());
             tracing::info!(
                 indexed = done.indexed,
                 removed = done.removed,
+                fetch_s = p.fetch.as_secs_f32(),
+                embed_s = p.embed.as_secs_f32(),
+                text_s = p.text.as_secs_f32(),
+                vectors_s = p.vectors.as_secs_f32(),
+                commit_s = p.commit.as_secs_f32(),
                 "search index caught up"
             );
         }
@@ -550,7 +627,7 @@ impl SearchEngine {
             *v = VectorIndex::new(self.embedder.dims());
         }
         if let Some(dir) = &self.dir {
-            for name in ["vectors.log", "ivf.bin"] {
+            for name in ["vectors.log", "ivf.bin", "hnsw.bin"] {
                 let p = dir.join(name);
                 if p.exists() {
                     std::fs::remove_file(&p).map_err(|e| io(&p, e))?;
@@ -609,14 +686,23 @@ impl SearchEngine {
             return self.page(&searcher, text, top, total, 0, limit, q.highlight);
         }
         let kw_query = TextIndex::and(self.text.parse(text), filter.as_deref());
-        let pool = POOL.max(q.offset + limit);
-        let (kw, kw_total) = if q.mode == SearchMode::Semantic {
-            (Vec::new(), 0)
+        // Keyword results alone need only the page asked for (a small top lets block-max
+        // WAND skip more); fusion ranks a pool of candidates from each side.
+        let pool = if q.mode == SearchMode::Keyword {
+            q.offset + limit
+        } else {
+            POOL.max(q.offset + limit)
+        };
+        let kw = if q.mode == SearchMode::Semantic {
+            Vec::new()
         } else {
             self.text.top(&searcher, kw_query.as_ref(), pool)?
         };
+        // Fewer than asked for: every match is in the list.
+        let kw_complete = kw.len() < pool;
         if q.mode == SearchMode::Keyword {
-            return self.page(&searcher, text, kw, kw_total, q.offset, limit, q.highlight);
+            let total = kw.len();
+            return self.page(&searcher, text, kw, total, q.offset, limit, q.highlight);
         }
         let qv = self.embedder.embed_query(text);
         let vectors = self.read_vectors();
@@ -645,9 +731,7 @@ impl SearchEngine {
             return self.page(&searcher, text, sem, total, q.offset, limit, q.highlight);
         }
         let w = q.semantic_weight.unwrap_or(self.semantic_weight);
-        let fused = fuse(&kw, kw.len() >= kw_total, &sem, w, |s| {
-            vectors.similarity(&qv, s)
-        });
+        let fused = fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s));
         drop(vectors);
         let total = fused.len();
         self.page(&searcher, text, fused, total, q.offset, limit, q.highlight)
@@ -713,26 +797,59 @@ impl SearchEngine {
             .collect()
     }
 
-    /// Share of the exact top `k` that the vector index returns, averaged over the queries'
-    /// embeddings (a diagnostic of the approximate search on the real vectors).
-    pub fn ann_recall(&self, queries: &[&str], k: usize) -> f64 {
+    /// How much of the exact top `k` the vector index returns for the queries' embeddings
+    /// (a diagnostic of the approximate search on the real vectors).
+    pub fn ann_recall(&self, queries: &[&str], k: usize) -> AnnRecall {
+        let vectors: Vec<Vec<f32>> = queries
+            .iter()
+            .map(|q| self.embedder.embed_query(q))
+            .collect();
+        self.recall_of(&vectors, k)
+    }
+
+    /// Sets how many candidates a vector-graph search keeps (at least the `k` asked for;
+    /// default [`ann::DEFAULT_EF_SEARCH`]): more is slower and finds more of the exact top.
+    pub fn set_ef_search(&self, ef: usize) {
+        self.write_vectors().ef_search = ef;
+    }
+
+    /// Like [`Self::ann_recall`], with the stored vectors of `keys` as queries (the
+    /// neighbourhoods that similar papers and recommendations ask for).
+    pub fn ann_recall_of_papers(&self, keys: &[String], k: usize) -> AnnRecall {
+        let queries: Vec<Vec<f32>> = {
+            let vectors = self.read_vectors();
+            keys.iter()
+                .filter_map(|key| vectors.slot(key).map(|s| vectors.vector(s)))
+                .collect()
+        };
+        self.recall_of(&queries, k)
+    }
+
+    fn recall_of(&self, queries: &[Vec<f32>], k: usize) -> AnnRecall {
         let vectors = self.read_vectors();
-        let mut found = 0usize;
-        let mut wanted = 0usize;
-        for q in queries {
-            let v = self.embedder.embed_query(q);
-            let exact: HashSet<Slot> = vectors.exact(&v, k).into_iter().map(|x| x.0).collect();
+        let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
+        for v in queries {
+            let exact = vectors.exact(v, k);
+            let Some(&(_, kth)) = exact.last() else {
+                continue;
+            };
+            let exact: HashSet<Slot> = exact.into_iter().map(|x| x.0).collect();
             wanted += exact.len();
-            found += vectors
-                .search(&v, k)
-                .into_iter()
-                .filter(|x| exact.contains(&x.0))
-                .count();
+            for (s, score) in vectors.search(v, k) {
+                found += usize::from(exact.contains(&s));
+                close += usize::from(score >= kth - AnnRecall::EPSILON);
+            }
         }
-        if wanted == 0 {
-            1.0
-        } else {
-            found as f64 / wanted as f64
+        let share = |n: usize| {
+            if wanted == 0 {
+                1.0
+            } else {
+                n as f64 / wanted as f64
+            }
+        };
+        AnnRecall {
+            exact_ids: share(found),
+            within_epsilon: share(close),
         }
     }
 
@@ -804,6 +921,37 @@ impl SearchEngine {
                 })
             })
             .collect()
+    }
+}
+
+/// Embeds `texts` on all cores (in order).
+fn embed_in_parallel(embedder: &dyn Embedder, texts: &[&str]) -> Vec<Vec<f32>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || texts.len() < 64 {
+        return embedder.embed_documents(texts);
+    }
+    let chunk = texts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = texts
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || embedder.embed_documents(part)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Runs CPU-heavy indexing without stalling the async runtime: on a multi-thread runtime the
+/// worker hands its other tasks to the others meanwhile (`block_in_place`), so a server stays
+/// responsive while it catches up; elsewhere (a single-thread runtime, no runtime) it runs inline.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

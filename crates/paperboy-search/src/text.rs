@@ -8,7 +8,8 @@ use std::path::Path;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -25,6 +26,13 @@ use crate::{Filters, SearchDoc, SearchError, Segment};
 
 /// Title boost relative to the other text fields (tuned on SciFact train).
 pub const TITLE_BOOST: f32 = 0.3;
+
+/// English stop words left out of plain-word queries (Lucene's list).
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
 
 /// Characters of abstract shown in a highlighted snippet.
 const SUMMARY_SNIPPET_CHARS: usize = 360;
@@ -64,7 +72,7 @@ fn schema() -> (Schema, Fields) {
         key: b.add_text_field("key", STRING | STORED),
         slot: b.add_u64_field("slot", FAST),
         title: b.add_text_field("title", stemmed.clone() | STORED),
-        summary: b.add_text_field("summary", stemmed.clone() | STORED),
+        summary: b.add_text_field("summary", STORED),
         all: b.add_text_field("all", stemmed.clone()),
         authors: b.add_text_field("authors", plain.clone()),
         organization: b.add_text_field("organization", plain),
@@ -190,23 +198,72 @@ impl TextIndex {
         self.reader.searcher()
     }
 
-    /// The parsed user query (lenient: stray syntax is read as words). Title and abstract
-    /// are scored as one field (BM25 over the whole text ranks better than a sum of per-field
-    /// scores), plus the title again with a boost, authors, organization and keywords.
+    /// The user query. Title and abstract are scored as one field (BM25 over the whole text
+    /// ranks better than a sum of per-field scores), plus the title again with a boost,
+    /// authors, organization and keywords.
+    ///
+    /// Plain words (the usual query) become one flat disjunction of term queries, one per
+    /// token and field, which tantivy answers with block-max WAND: it skips the blocks of
+    /// documents that cannot reach the top hits, instead of scoring every match. Queries with
+    /// syntax (quoted phrases, `+`/`-`, fields, …) go through tantivy's lenient parser.
     pub fn parse(&self, text: &str) -> Box<dyn Query> {
         let f = &self.fields;
-        let mut parser = QueryParser::for_index(
-            &self.index,
-            vec![f.all, f.title, f.authors, f.organization, f.keywords],
-        );
-        parser.set_field_boost(f.title, self.title_boost);
-        parser.parse_query_lenient(text).0
+        if has_query_syntax(text) {
+            let mut parser = QueryParser::for_index(
+                &self.index,
+                vec![f.all, f.title, f.authors, f.organization, f.keywords],
+            );
+            parser.set_field_boost(f.title, self.title_boost);
+            return parser.parse_query_lenient(text).0;
+        }
+        // Stop words match nearly every document and weigh nearly nothing in BM25, but
+        // every candidate pays for them: they are left out (unless nothing else is left).
+        let content: Vec<&str> = text
+            .split_whitespace()
+            .filter(|w| {
+                let w = w
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase();
+                !STOP_WORDS.contains(&w.as_str())
+            })
+            .collect();
+        let text = if content.is_empty() {
+            text.to_owned()
+        } else {
+            content.join(" ")
+        };
+        let text = text.as_str();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, boost) in [
+            (f.all, 1.0),
+            (f.title, self.title_boost),
+            (f.authors, 1.0),
+            (f.organization, 1.0),
+            (f.keywords, 1.0),
+        ] {
+            let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
+                continue;
+            };
+            let mut stream = analyzer.token_stream(text);
+            while let Some(token) = stream.next() {
+                let term = TermQuery::new(
+                    Term::from_field_text(field, &token.text),
+                    IndexRecordOption::WithFreqs,
+                );
+                let q: Box<dyn Query> = if (boost - 1.0f32).abs() < f32::EPSILON {
+                    Box::new(term)
+                } else {
+                    Box::new(BoostQuery::new(Box::new(term), boost))
+                };
+                clauses.push((Occur::Should, q));
+            }
+        }
+        Box::new(BooleanQuery::new(clauses))
     }
 
-    /// The user query over title and abstract only, for highlighting.
+    /// The user query over title and abstract (the `all` field), for highlighting.
     pub fn parse_for_highlight(&self, text: &str) -> Box<dyn Query> {
-        let f = &self.fields;
-        QueryParser::for_index(&self.index, vec![f.title, f.summary])
+        QueryParser::for_index(&self.index, vec![self.fields.all])
             .parse_query_lenient(text)
             .0
     }
@@ -283,24 +340,20 @@ impl TextIndex {
         Ok(slot as Slot)
     }
 
-    /// The best `limit` matches of `query` with their BM25 scores, and how many match.
+    /// The best `limit` matches of `query` with their BM25 scores. Not counting every match
+    /// lets tantivy skip the documents that cannot make the top (block-max WAND).
     pub fn top(
         &self,
         searcher: &Searcher,
         query: &dyn Query,
         limit: usize,
-    ) -> Result<(Vec<KeywordHit>, usize), SearchError> {
-        let (top, count) = searcher
-            .search(
-                query,
-                &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count),
-            )
+    ) -> Result<Vec<KeywordHit>, SearchError> {
+        let top = searcher
+            .search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())
             .map_err(tv)?;
-        let hits = top
-            .into_iter()
+        top.into_iter()
             .map(|(score, addr)| Ok((self.slot_of(searcher, addr)?, score)))
-            .collect::<Result<_, SearchError>>()?;
-        Ok((hits, count))
+            .collect()
     }
 
     /// Matches of `query` (or every document) ordered by a field, newest or most upvoted first.
@@ -383,10 +436,10 @@ impl TextIndex {
         searcher: &Searcher,
         query: &dyn Query,
     ) -> Result<(SnippetGenerator, SnippetGenerator), SearchError> {
-        let mut title = SnippetGenerator::create(searcher, query, self.fields.title).map_err(tv)?;
+        // Both from the `all` field's terms: the abstract is stored, not indexed on its own.
+        let mut title = SnippetGenerator::create(searcher, query, self.fields.all).map_err(tv)?;
         title.set_max_num_chars(10_000);
-        let mut summary =
-            SnippetGenerator::create(searcher, query, self.fields.summary).map_err(tv)?;
+        let mut summary = SnippetGenerator::create(searcher, query, self.fields.all).map_err(tv)?;
         summary.set_max_num_chars(SUMMARY_SNIPPET_CHARS);
         Ok((title, summary))
     }
@@ -448,6 +501,15 @@ fn truncate(s: &str, max: usize) -> String {
     }
     let cut = s[..end].rfind(' ').unwrap_or(end);
     format!("{}…", &s[..cut])
+}
+
+/// Whether `text` uses query syntax: quotes, grouping, fields, boosts, ranges, or a word that
+/// starts with `+` or `-`.
+fn has_query_syntax(text: &str) -> bool {
+    text.contains(['"', '(', ')', ':', '^', '*', '~', '[', ']', '{', '}'])
+        || text
+            .split_whitespace()
+            .any(|w| w.starts_with('+') || w.starts_with('-'))
 }
 
 /// Days since 1970-01-01.

@@ -412,3 +412,22 @@ fn a_damaged_model_file_is_a_clear_error() {
     let err = StaticEmbedder::from_bytes("x", b"not a model").expect_err("magic");
     assert!(err.to_string().contains("not a Paperboy"), "{err}");
 }
+
+/// `serve` catches up from a task on a multi-thread runtime: the CPU work moves off the async
+/// worker there (`block_in_place`), and a timer task of the same runtime keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_in_a_spawned_task_of_a_multi_thread_runtime_indexes_everything() {
+    let (store, _sdir) = store_with_fixtures().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Arc::new(SearchEngine::open(dir.path(), embedder()).expect("open"));
+    let background = engine.clone();
+    let task = tokio::spawn(async move { background.catch_up(store.as_ref()).await });
+    let ticker = tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    });
+    let done = task.await.expect("no panic").expect("catch up");
+    ticker.await.expect("the other task ran");
+    assert_eq!(done.indexed, FIXTURES.len());
+    assert_eq!(engine.len(), FIXTURES.len());
+    assert!(!keys(&engine, &kw("diffusion")).is_empty());
+}
