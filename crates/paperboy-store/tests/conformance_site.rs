@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use paperboy_core::{ArxivId, Email, NewPaper, Username};
-use paperboy_store::{
-    ClaimStatus, FeedSubmission, NewComment, NewUser, OrgRole, Store, StoreError,
-};
+use chrono::{Duration, NaiveDate, Utc};
+use paperboy_core::{ArxivId, Email};
+use paperboy_store::{ClaimStatus, FeedSubmission, NewComment, OrgRole, Store, StoreError};
+
+use paperboy_testkit::{seed_paper, seed_user as user};
 
 paperboy_testkit::conformance!(
     an_organization_has_its_creator_as_administrator_and_members_join_and_leave,
@@ -25,32 +25,6 @@ paperboy_testkit::conformance!(
 
 fn id(s: &str) -> ArxivId {
     ArxivId::parse(s).expect("id")
-}
-
-async fn seed_paper(store: &Arc<dyn Store>, pid: &str) {
-    let p = NewPaper::new(
-        id(pid),
-        "A paper",
-        "An abstract.",
-        DateTime::parse_from_rfc3339("2025-10-27T10:00:00Z")
-            .expect("t")
-            .with_timezone(&Utc),
-    );
-    store.upsert_papers(&[p]).await.expect("seed paper");
-}
-
-async fn user(store: &Arc<dyn Store>, name: &str) -> i64 {
-    store
-        .create_user(&NewUser {
-            username: Username::parse(name).expect("username"),
-            fullname: format!("{name} full"),
-            email: Some(Email::parse(&format!("{name}@example.org")).expect("email")),
-            password_hash: Some("$argon2id$old".into()),
-            is_admin: false,
-        })
-        .await
-        .expect("user")
-        .id
 }
 
 async fn an_organization_has_its_creator_as_administrator_and_members_join_and_leave(

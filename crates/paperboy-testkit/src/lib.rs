@@ -65,6 +65,36 @@ pub async fn postgres_store() -> Option<Arc<dyn Store>> {
     Some(Arc::new(store))
 }
 
+/// Stores a paper `id` ("A paper", published 2025-10-27) for a test to act on.
+pub async fn seed_paper(store: &Arc<dyn Store>, id: &str) {
+    let p = paperboy_core::NewPaper::new(
+        paperboy_core::ArxivId::parse(id).expect("id"),
+        "A paper",
+        "An abstract.",
+        chrono::DateTime::parse_from_rfc3339("2025-10-27T10:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc),
+    );
+    store.upsert_papers(&[p]).await.expect("seed paper");
+}
+
+/// Makes a local account `name` (`name@example.org`, a placeholder password hash); its id.
+pub async fn seed_user(store: &Arc<dyn Store>, name: &str) -> i64 {
+    store
+        .create_user(&paperboy_store::NewUser {
+            username: paperboy_core::Username::parse(name).expect("username"),
+            fullname: format!("{name} full"),
+            email: Some(
+                paperboy_core::Email::parse(&format!("{name}@example.org")).expect("email"),
+            ),
+            password_hash: Some("$argon2id$old".into()),
+            is_admin: false,
+        })
+        .await
+        .expect("user")
+        .id
+}
+
 /// Declares a conformance suite: each named `async fn NAME(store: Arc<dyn Store>)` of the
 /// calling module runs as a test against SQLite (`sqlite_backend::NAME`) and PostgreSQL
 /// (`postgres_backend::NAME`, skipped without `TEST_DATABASE_URL`).

@@ -546,8 +546,8 @@ async fn only_its_author_edits_a_comment_and_the_page_says_it_was_edited() {
     assert_eq!(r.status().as_u16(), 400);
 }
 
-#[tokio::test]
-async fn a_paper_page_shows_similar_papers_from_the_search_engine() {
+/// The app with an in-memory search engine (built-in embedder).
+async fn app_with_search() -> (TestApp, Arc<paperboy_search::SearchEngine>) {
     let engine = Arc::new(
         paperboy_search::SearchEngine::in_memory(
             paperboy_search::StaticEmbedder::builtin_shared().expect("embedder"),
@@ -559,6 +559,12 @@ async fn a_paper_page_shows_similar_papers_from_the_search_engine() {
         ..Options::default()
     })
     .await;
+    (app, engine)
+}
+
+#[tokio::test]
+async fn a_paper_page_shows_similar_papers_from_the_search_engine() {
+    let (app, engine) = app_with_search().await;
     app.seed(
         "2510.00001",
         "Diffusion models for image generation",
@@ -595,17 +601,7 @@ async fn a_paper_page_shows_similar_papers_from_the_search_engine() {
 
 #[tokio::test]
 async fn recommendations_follow_a_users_upvotes_on_the_site_and_through_the_api() {
-    let engine = Arc::new(
-        paperboy_search::SearchEngine::in_memory(
-            paperboy_search::StaticEmbedder::builtin_shared().expect("embedder"),
-        )
-        .expect("engine"),
-    );
-    let app = TestApp::spawn_with(Options {
-        search: Some(engine.clone()),
-        ..Options::default()
-    })
-    .await;
+    let (app, engine) = app_with_search().await;
     for (id, title, summary) in [
         (
             "2510.00001",

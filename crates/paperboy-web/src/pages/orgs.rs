@@ -196,12 +196,7 @@ pub async fn join(
     SignedIn(user): SignedIn,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let org = find(&state, &name).await?;
-    state
-        .limiter
-        .check(Action::Account, Client::User(user.id))?;
-    state.store.join_organization(org.id, user.id).await?;
-    Ok(Redirect::to(&format!("/orgs/{}", encode_segment(&org.name))).into_response())
+    membership(&state, &user, &name, true).await
 }
 
 /// `POST /orgs/{name}/leave`
@@ -210,10 +205,24 @@ pub async fn leave(
     SignedIn(user): SignedIn,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    let org = find(&state, &name).await?;
+    membership(&state, &user, &name, false).await
+}
+
+/// Joins or leaves an organization, then shows its page.
+async fn membership(
+    state: &AppState,
+    user: &paperboy_store::User,
+    name: &str,
+    join: bool,
+) -> Result<Response, AppError> {
+    let org = find(state, name).await?;
     state
         .limiter
         .check(Action::Account, Client::User(user.id))?;
-    state.store.leave_organization(org.id, user.id).await?;
+    if join {
+        state.store.join_organization(org.id, user.id).await?;
+    } else {
+        state.store.leave_organization(org.id, user.id).await?;
+    }
     Ok(Redirect::to(&format!("/orgs/{}", encode_segment(&org.name))).into_response())
 }
