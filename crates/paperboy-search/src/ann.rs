@@ -232,9 +232,17 @@ impl VectorIndex {
         }
     }
 
-    /// Stores `vector` under `key` (replacing what it had); returns its slot.
+    /// Stores `vector` under `key` (replacing what it had); returns its slot. The same vector
+    /// again (a paper whose text did not change: a vote, a comment) keeps its slot and writes
+    /// nothing, so such changes leave no tombstones behind.
     pub fn upsert(&mut self, key: &str, vector: &[f32]) -> Slot {
         let (codes, scale) = quantize(vector);
+        if let Some(&slot) = self.slots.get(key) {
+            let at = slot as usize * self.dims;
+            if self.scales[slot as usize] == scale && self.codes[at..at + self.dims] == codes[..] {
+                return slot;
+            }
+        }
         let start = self.pending.len();
         self.pending.push(1);
         self.pending
@@ -480,6 +488,21 @@ mod tests {
                 v
             })
             .collect()
+    }
+
+    #[test]
+    fn the_same_vector_again_keeps_its_slot_and_a_new_one_replaces_it() {
+        let data = clustered(3, 16, 2, 11);
+        let mut index = VectorIndex::new(16);
+        let first = index.upsert("p", &data[0]);
+        let pending = index.pending.len();
+        assert_eq!(index.upsert("p", &data[0]), first, "unchanged: same slot");
+        assert_eq!(index.pending.len(), pending, "nothing written");
+        assert_eq!(index.slots_len(), 1);
+        let second = index.upsert("p", &data[1]);
+        assert_ne!(second, first, "changed: a new slot");
+        assert!(!index.is_live(first) && index.is_live(second));
+        assert_eq!(index.len(), 1);
     }
 
     #[test]
