@@ -197,6 +197,8 @@ fn paper_from_row(row: &Row) -> StoreResult<Paper> {
 
 const USER_COLUMNS: &str =
     "id, username, fullname, avatar_url, email, password_hash, is_admin, suspended, created_at";
+const USER_COLUMNS_U: &str = "u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
+    u.is_admin, u.suspended, u.created_at";
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
     c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden
@@ -899,10 +901,11 @@ impl Store for PgStore {
         let client = self.client().await?;
         client
             .query_opt(
-                "SELECT u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
-                        u.is_admin, u.suspended, u.created_at
+                &format!(
+                    "SELECT {USER_COLUMNS_U}
                  FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.suspended",
+                 WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.suspended"
+                ),
                 &[&token_hash],
             )
             .await?
@@ -986,19 +989,22 @@ impl Store for PgStore {
         let Some(row) = tx
             .query_opt(
                 "UPDATE comments SET deleted = TRUE, body = '' WHERE id = $1 AND user_id = $2 AND NOT deleted
-                 RETURNING paper_id",
+                 RETURNING paper_id, hidden",
                 &[&id, &user_id],
             )
             .await?
         else {
             return Err(StoreError::NotFound(format!("comment {id}")));
         };
-        let paper: String = row.get(0);
-        tx.execute(
-            "UPDATE papers SET local_comments = local_comments - 1, modified_at = now() WHERE id = $1",
-            &[&paper],
-        )
-        .await?;
+        let (paper, hidden): (String, bool) = (row.get(0), row.get(1));
+        // A hidden comment was already taken off the count.
+        if !hidden {
+            tx.execute(
+                "UPDATE papers SET local_comments = local_comments - 1, modified_at = now() WHERE id = $1",
+                &[&paper],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -1706,8 +1712,20 @@ impl Store for PgStore {
     }
 
     async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
-        let client = self.client().await?;
-        let n = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The lock `leave_organization` takes.
+        if tx
+            .query_opt(
+                "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
+                &[&org_id],
+            )
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("organization {org_id}")));
+        }
+        let n = tx
             .execute(
                 "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'member', now())
                  ON CONFLICT DO NOTHING",
@@ -1715,13 +1733,20 @@ impl Store for PgStore {
             )
             .await
             .map_err(|e| map_missing(e, "organization or user"))?;
+        tx.commit().await?;
         Ok(n > 0)
     }
 
     async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // Lock the organization's member rows so two administrators cannot both leave.
+        // Lock the organization itself (joins take the same lock), so two administrators
+        // cannot both leave and nobody joins an organization whose last one is leaving.
+        tx.execute(
+            "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
+            &[&org_id],
+        )
+        .await?;
         let rows = tx
             .query(
                 "SELECT user_id, role FROM org_members WHERE org_id = $1 FOR UPDATE",
@@ -2036,11 +2061,12 @@ impl Store for PgStore {
         let client = self.client().await?;
         client
             .query_opt(
-                "SELECT u.id, u.username, u.fullname, u.avatar_url, u.email, u.password_hash,
-                        u.is_admin, u.suspended, u.created_at
+                &format!(
+                    "SELECT {USER_COLUMNS_U}
                  FROM password_resets r JOIN users u ON u.id = r.user_id
                  WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2
-                   AND NOT u.suspended",
+                   AND NOT u.suspended"
+                ),
                 &[&token_hash, &now],
             )
             .await?

@@ -1020,21 +1020,24 @@ impl Store for SqliteStore {
     async fn delete_comment(&self, id: i64, user_id: i64) -> StoreResult<()> {
         self.write(move |conn| {
             let tx = conn.transaction()?;
-            let paper: Option<String> = tx
+            let row: Option<(String, bool)> = tx
                 .query_row(
                     "UPDATE comments SET deleted = 1, body = '' WHERE id = ?1 AND user_id = ?2 AND deleted = 0
-                     RETURNING paper_id",
+                     RETURNING paper_id, hidden",
                     params![id, user_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some(paper) = paper else {
+            let Some((paper, hidden)) = row else {
                 return Err(StoreError::NotFound(format!("comment {id}")));
             };
-            tx.execute(
-                "UPDATE papers SET local_comments = local_comments - 1, modified_at = ?1 WHERE id = ?2",
-                params![now_ms(), paper],
-            )?;
+            // A hidden comment was already taken off the count.
+            if !hidden {
+                tx.execute(
+                    "UPDATE papers SET local_comments = local_comments - 1, modified_at = ?1 WHERE id = ?2",
+                    params![now_ms(), paper],
+                )?;
+            }
             tx.commit()?;
             Ok(())
         })

@@ -291,6 +291,25 @@ async fn a_hidden_comment_keeps_its_place_and_the_count_follows(store: Arc<dyn S
     ));
     store.set_comment_hidden(c.id, false).await.expect("show");
     assert_eq!(count(store.clone()).await, 1);
+    // Hidden, then deleted by its author: counted off once, not twice.
+    store
+        .set_comment_hidden(c.id, true)
+        .await
+        .expect("hide again");
+    store.delete_comment(c.id, ada).await.expect("delete");
+    assert_eq!(count(store.clone()).await, 0);
+    assert_eq!(
+        store
+            .set_comment_hidden(c.id, false)
+            .await
+            .expect("show a deleted one"),
+        Some("2510.00001".to_owned())
+    );
+    assert_eq!(
+        count(store.clone()).await,
+        0,
+        "a deleted comment stays uncounted"
+    );
     assert!(matches!(
         store.set_comment_hidden(987_654, true).await,
         Err(StoreError::NotFound(_))

@@ -89,6 +89,15 @@ pub async fn recommend_papers(
     let scored = tokio::task::spawn_blocking(move || engine.recommend(&upvoted, limit))
         .await
         .map_err(|e| SearchFailure::Engine(e.to_string()))?;
+    Ok(scored_papers(state, scored).await?)
+}
+
+/// The papers the engine's scored keys name, in order, with their scores; keys the store no
+/// longer shows (hidden since the index last caught up) are left out.
+pub async fn scored_papers(
+    state: &AppState,
+    scored: Vec<paperboy_search::Scored>,
+) -> Result<Vec<(Paper, f32)>, StoreError> {
     let mut papers = Vec::with_capacity(scored.len());
     for s in scored {
         let Ok(id) = paperboy_core::ArxivId::parse(&s.key) else {

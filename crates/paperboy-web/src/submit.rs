@@ -44,15 +44,16 @@ pub async fn submit_paper(
     organization_id: Option<i64>,
 ) -> Result<Submitted, SubmitError> {
     let id = id.without_version();
-    if let Some(existing) = state.store.paper(&id).await?
+    let stored = state.store.paper(&id).await?;
+    if let Some(existing) = stored.as_ref()
         && existing.feed.is_some()
     {
         return Ok(Submitted {
-            paper: existing,
+            paper: existing.clone(),
             added: false,
         });
     }
-    if state.store.paper(&id).await?.is_none() {
+    if stored.is_none() {
         let fetched = state
             .arxiv
             .fetch_ids(std::slice::from_ref(&id))

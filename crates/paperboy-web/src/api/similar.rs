@@ -59,17 +59,14 @@ pub async fn similar_papers(
         let scored = tokio::task::spawn_blocking(move || engine.similar(&key, limit as usize))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        for s in scored {
-            let Ok(other) = ArxivId::parse(&s.key) else {
-                continue;
-            };
-            if let Some(p) = state.store.paper(&other).await? {
-                items.push(SimilarItem {
-                    paper: PaperInfo::from_paper(&p),
-                    similarity: s.score,
-                });
-            }
-        }
+        items = crate::engine::scored_papers(&state, scored)
+            .await?
+            .into_iter()
+            .map(|(p, score)| SimilarItem {
+                paper: PaperInfo::from_paper(&p),
+                similarity: score,
+            })
+            .collect();
     }
     let body = serde_json::to_vec(&items).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(json_bytes(StatusCode::OK, body))

@@ -13,14 +13,13 @@ use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::Admin;
-use crate::feeds::encode_segment;
 use crate::{AppError, AppState};
 
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage {
     ctx: Ctx,
-    claims: Vec<(AuthorClaim, String)>,
+    claims: Vec<AuthorClaim>,
     hidden: Vec<HiddenPaper>,
     suspended: Vec<User>,
 }
@@ -31,19 +30,9 @@ pub async fn dashboard(
     _admin: Admin,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
-    let claims = state
-        .store
-        .pending_author_claims(200)
-        .await?
-        .into_iter()
-        .map(|c| {
-            let path = encode_segment(&c.name);
-            (c, path)
-        })
-        .collect();
     let page = AdminPage {
         ctx,
-        claims,
+        claims: state.store.pending_author_claims(200).await?,
         hidden: state.store.hidden_papers(200).await?,
         suspended: state.store.suspended_users(200).await?,
     };
@@ -98,7 +87,9 @@ pub async fn hide_paper(
 ) -> Result<Response, AppError> {
     let id = paper_id(&raw)?;
     state.store.set_paper_hidden(&id, true).await?;
-    forget(&state, &id);
+    // Search results are read back from the store, which no longer returns it; the index
+    // itself drops it at its next catch-up.
+    state.pages.invalidate();
     Ok(Redirect::to("/admin").into_response())
 }
 
@@ -112,12 +103,6 @@ pub async fn show_paper(
     state.store.set_paper_hidden(&id, false).await?;
     state.pages.invalidate();
     Ok(Redirect::to(&format!("/papers/{}", id.base())).into_response())
-}
-
-/// Drops a hidden paper from the page caches. Search results are read back from the store,
-/// which no longer returns it; the index itself drops it at its next catch-up.
-fn forget(state: &AppState, _id: &ArxivId) {
-    state.pages.invalidate();
 }
 
 /// `POST /admin/comments/{id}/hide` and `…/show`.

@@ -44,7 +44,7 @@ struct OrgPage {
 #[template(path = "orgs.html")]
 struct OrgsPage {
     ctx: Ctx,
-    orgs: Vec<(OrgProfile, String)>,
+    orgs: Vec<OrgProfile>,
 }
 
 #[derive(Template)]
@@ -66,16 +66,7 @@ async fn find(state: &AppState, name: &str) -> Result<OrgProfile, AppError> {
 
 /// `GET /orgs`
 pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Result<Html<String>, AppError> {
-    let orgs = state
-        .store
-        .organizations(200)
-        .await?
-        .into_iter()
-        .map(|o| {
-            let path = encode_segment(&o.name);
-            (o, path)
-        })
-        .collect();
+    let orgs = state.store.organizations(200).await?;
     Ok(Html(OrgsPage { ctx, orgs }.render()?))
 }
 

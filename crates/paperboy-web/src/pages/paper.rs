@@ -42,7 +42,7 @@ struct PaperTemplate {
     title_html: String,
     summary_html: String,
     paper: Paper,
-    authors: Vec<(Author, String)>,
+    authors: Vec<Author>,
     is_admin: bool,
     similar: Vec<SimilarView>,
     upvoters: Vec<paperboy_core::StoredUserRef>,
@@ -124,10 +124,7 @@ pub async fn show_paper(
             comments,
             title_html: crate::math::render_text(&paper.title),
             summary_html: crate::math::render_text(&paper.summary),
-            authors: paper
-                .visible_authors()
-                .map(|a| (a.clone(), crate::feeds::encode_segment(&a.name)))
-                .collect(),
+            authors: paper.visible_authors().cloned().collect(),
             is_admin: user.0.as_ref().is_some_and(|u| u.is_admin),
             similar: similar_papers(&state, &id).await?,
             upvoters: state.store.paper_upvoters(&id, UPVOTERS).await?,
@@ -161,22 +158,18 @@ async fn similar_papers(state: &AppState, id: &ArxivId) -> Result<Vec<SimilarVie
             let scored = tokio::task::spawn_blocking(move || engine.similar(&key, SIMILAR))
                 .await
                 .map_err(|e| AppError::Internal(e.to_string()))?;
-            let mut links = Vec::with_capacity(scored.len());
-            for s in scored {
-                let Ok(other) = ArxivId::parse(&s.key) else {
-                    continue;
-                };
-                if other.base() == id.base() {
-                    continue;
-                }
-                if let Some(p) = state.store.paper(&other).await? {
-                    links.push((
+            let links: Vec<_> = crate::engine::scored_papers(state, scored)
+                .await?
+                .into_iter()
+                .filter(|(p, _)| p.id.base() != id.base())
+                .map(|(p, _)| {
+                    (
                         p.id.base().to_owned(),
                         crate::math::render_text(&p.title),
                         p.upvotes,
-                    ));
-                }
-            }
+                    )
+                })
+                .collect();
             let links: std::sync::Arc<[crate::cache::SimilarLink]> = links.into();
             state.pages.put_similar(id.base().to_owned(), links.clone());
             links

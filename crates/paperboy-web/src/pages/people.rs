@@ -133,8 +133,9 @@ struct UserPage {
     username: String,
     fullname: String,
     suspended: bool,
-    orgs: Vec<(OrgProfile, String)>,
-    authorships: Vec<(String, String)>,
+    orgs: Vec<OrgProfile>,
+    /// Author names the user holds (confirmed claims).
+    authorships: Vec<String>,
     cards: Vec<Card>,
     viewer_is_admin: bool,
     here: String,
@@ -151,26 +152,14 @@ pub async fn show_user(
         return Err(AppError::NotFound(format!("There is no user {username}.")));
     };
     let viewer_is_admin = viewer.0.as_ref().is_some_and(|v| v.is_admin);
-    let orgs = state
-        .store
-        .user_organizations(user.id)
-        .await?
-        .into_iter()
-        .map(|o| {
-            let path = encode_segment(&o.name);
-            (o, path)
-        })
-        .collect();
+    let orgs = state.store.user_organizations(user.id).await?;
     let authorships = state
         .store
         .user_author_claims(user.id)
         .await?
         .into_iter()
         .filter(|c| c.status == ClaimStatus::Confirmed)
-        .map(|c| {
-            let path = encode_segment(&c.name);
-            (c.name, path)
-        })
+        .map(|c| c.name)
         .collect();
     // Every day of the list (bounded: both backends compare these as ISO dates).
     let all_time = DateWindow::Range {
