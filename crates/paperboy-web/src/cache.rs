@@ -51,8 +51,11 @@ impl PageCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = pages.get(key)?;
-        (entry.generation == generation && entry.at.elapsed() < TTL)
-            .then(|| entry.html.replace(CSRF_MARK, csrf))
+        let html = (entry.generation == generation && entry.at.elapsed() < TTL)
+            .then(|| entry.html.clone())?;
+        drop(pages);
+        // Filled in outside the lock: the page is copied once per visitor anyway.
+        Some(html.replace(CSRF_MARK, csrf))
     }
 
     /// Keeps a page rendered with [`CSRF_MARK`] as its token.

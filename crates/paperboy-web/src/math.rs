@@ -80,7 +80,8 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     b
 });
 
-fn escape(s: &str, out: &mut String) {
+/// Appends `s` to `out`, HTML-escaped.
+pub(crate) fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -477,3 +477,23 @@ async fn without_a_trusted_proxy_a_forged_forwarded_header_does_not_escape_the_l
     }
     assert_eq!(last, 429);
 }
+
+#[tokio::test]
+async fn after_a_form_the_site_returns_only_to_its_own_pages() {
+    let app = TestApp::spawn().await;
+    app.seed_titled("2510.00001", "Votable").await;
+    app.sign_up("voter").await;
+    for (next, expected) in [
+        ("/papers/2510.00001?x=1", "/papers/2510.00001?x=1"),
+        ("//evil.example/", "/papers/2510.00001"),
+        ("/\t/evil.example/", "/papers/2510.00001"),
+        ("/\\evil.example/", "/papers/2510.00001"),
+        ("https://evil.example/", "/papers/2510.00001"),
+    ] {
+        let r = app
+            .post("/papers/2510.00001/upvote", &[("next", next)])
+            .await;
+        assert_eq!(r.status().as_u16(), 303, "{next:?}");
+        assert_eq!(r.headers()["location"], expected, "{next:?}");
+    }
+}

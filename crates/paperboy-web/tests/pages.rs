@@ -350,3 +350,18 @@ async fn without_an_engine_the_search_page_falls_back_to_the_word_match() {
     let (_, html) = app.page("/search?q=nothing%20like%20this").await;
     assert!(html.contains("No paper matches"));
 }
+
+#[tokio::test]
+async fn a_page_number_past_the_last_one_is_a_clear_400() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/papers/trending?p=101",
+        "/papers/week/2025-W44?p=101",
+        "/papers/month/2025-10?p=5000",
+    ] {
+        let (status, html) = app.page(path).await;
+        assert_eq!(status, 400, "{path}");
+        assert!(html.contains("Page numbers go up to 100"), "{path}");
+    }
+    assert_eq!(app.page("/papers/trending?p=100").await.0, 200);
+}

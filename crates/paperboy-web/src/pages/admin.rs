@@ -7,11 +7,10 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use paperboy_core::ArxivId;
 use paperboy_store::{AuthorClaim, HiddenPaper, StoreError, User};
 use serde::Deserialize;
 
-use super::Ctx;
+use super::{Ctx, paper_id};
 use crate::auth::Admin;
 use crate::{AppError, AppState};
 
@@ -71,12 +70,6 @@ pub async fn decide_claim(
         )),
         Err(e) => Err(e.into()),
     }
-}
-
-fn paper_id(raw: &str) -> Result<ArxivId, AppError> {
-    ArxivId::parse(raw)
-        .map(|id| id.without_version())
-        .map_err(|e| AppError::NotFound(e.to_string()))
 }
 
 /// `POST /admin/papers/{id}/hide`: the paper leaves every list, page, feed and search.

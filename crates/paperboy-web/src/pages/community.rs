@@ -11,7 +11,7 @@ use paperboy_core::ArxivId;
 use paperboy_store::NewComment;
 use serde::Deserialize;
 
-use super::Ctx;
+use super::{Ctx, paper_id};
 use crate::auth::SignedIn;
 use crate::ratelimit::{Action, Client};
 use crate::submit::SubmitError;
@@ -20,16 +20,18 @@ use crate::{AppError, AppState};
 /// Longest comment accepted, in characters.
 pub const MAX_COMMENT: usize = 10_000;
 
-fn paper_id(raw: &str) -> Result<ArxivId, AppError> {
-    ArxivId::parse(raw)
-        .map(|id| id.without_version())
-        .map_err(|e| AppError::NotFound(e.to_string()))
-}
-
 /// Where to go back to after a form: a local path only.
 fn back_to(next: Option<&str>, fallback: String) -> Redirect {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => {
+        // Browsers drop tabs and newlines from URLs, so "/\t/evil.example" would become
+        // "//evil.example": refuse any control character or white space, and backslashes.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
             Redirect::to(n)
         }
         _ => Redirect::to(&fallback),
@@ -130,6 +132,7 @@ pub async fn delete_comment(
 
 /// An organization a user may submit for.
 struct OrgChoice {
+    id: i64,
     name: String,
     fullname: String,
 }
@@ -185,6 +188,7 @@ async fn org_choices(state: &AppState, user_id: i64) -> Result<Vec<OrgChoice>, A
         .await?
         .into_iter()
         .map(|o| OrgChoice {
+            id: o.id,
             name: o.name,
             fullname: o.fullname,
         })
@@ -252,13 +256,7 @@ pub async fn submit_paper(
     };
     let organization = match form.organization.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(name) => match state
-            .store
-            .user_organizations(user.id)
-            .await?
-            .into_iter()
-            .find(|o| o.name == name)
-        {
+        Some(name) => match orgs.iter().find(|o| o.name == name) {
             Some(org) => Some(org.id),
             None => {
                 return again(

@@ -18,6 +18,9 @@ use crate::{AppError, AppState};
 
 /// Papers on one page of a view.
 const PAGE_SIZE: u32 = 100;
+/// The last page number a list offers (`?p=`): beyond it a window holds more papers than
+/// anyone pages through, and every number would be another cache entry.
+const MAX_PAGE: u32 = 100;
 
 /// Which view a page shows (for the tabs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +55,18 @@ pub struct ListParams {
     date: Option<String>,
     /// Page number, from 0.
     p: Option<u32>,
+}
+
+impl ListParams {
+    /// The page asked for; past [`MAX_PAGE`] is a 400.
+    fn page(&self) -> Result<u32, AppError> {
+        match self.p.unwrap_or(0) {
+            p if p <= MAX_PAGE => Ok(p),
+            _ => Err(AppError::BadRequest(format!(
+                "Page numbers go up to {MAX_PAGE}."
+            ))),
+        }
+    }
 }
 
 fn fmt(d: NaiveDate) -> String {
@@ -188,7 +203,7 @@ pub async fn show_week(
         window.start().format("%B %-d"),
         (window.end_exclusive() - Days::new(1)).format("%B %-d, %Y")
     );
-    let page_no = params.p.unwrap_or(0);
+    let page_no = params.page()?;
     let key = format!("/papers/week/{window}?p={page_no}");
     cached(&state, ctx, key, move |state, ctx| {
         Box::pin(render_window(
@@ -214,7 +229,7 @@ pub async fn show_month(
     let month = YearMonth::parse(&month).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let window = DateWindow::Month(month);
     let heading = window.start().format("%B %Y").to_string();
-    let page_no = params.p.unwrap_or(0);
+    let page_no = params.page()?;
     let key = format!("/papers/month/{window}?p={page_no}");
     cached(&state, ctx, key, move |state, ctx| {
         Box::pin(render_window(
@@ -236,9 +251,10 @@ pub async fn show_trending(
     Query(params): Query<ListParams>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
-    let key = format!("/papers/trending?p={}", params.p.unwrap_or(0));
+    let page_no = params.page()?;
+    let key = format!("/papers/trending?p={page_no}");
     cached(&state, ctx, key, move |state, ctx| {
-        Box::pin(trending(state, ctx, params.p.unwrap_or(0)))
+        Box::pin(trending(state, ctx, page_no))
     })
     .await
 }

@@ -51,6 +51,13 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// A paper's base id from a path segment; a malformed one is a 404 (no such page).
+pub(crate) fn paper_id(raw: &str) -> Result<paperboy_core::ArxivId, AppError> {
+    paperboy_core::ArxivId::parse(raw)
+        .map(|id| id.without_version())
+        .map_err(|e| AppError::NotFound(e.to_string()))
+}
+
 /// The page for any path nothing else serves.
 pub async fn not_found() -> AppError {
     AppError::NotFound("There is no page at this address.".into())

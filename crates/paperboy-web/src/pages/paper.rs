@@ -43,7 +43,6 @@ struct PaperTemplate {
     summary_html: String,
     paper: Paper,
     authors: Vec<Author>,
-    is_admin: bool,
     similar: Vec<SimilarView>,
     upvoters: Vec<paperboy_core::StoredUserRef>,
     published: String,
@@ -81,10 +80,17 @@ pub async fn show_paper(
         })?;
     let feed = paper.feed.as_ref();
     let me = user.0.as_ref().map(|u| u.id);
-    let voted = match me {
-        Some(uid) => state.store.has_voted(uid, &id).await?,
-        None => false,
+    // Independent reads: run them together.
+    let voted = async {
+        match me {
+            Some(uid) => Ok(state.store.has_voted(uid, &id).await?),
+            None => Ok(false),
+        }
     };
+    let comments = async { Ok::<_, AppError>(state.store.comments(&id).await?) };
+    let upvoters = async { Ok::<_, AppError>(state.store.paper_upvoters(&id, UPVOTERS).await?) };
+    let (voted, all, upvoters, similar) =
+        tokio::try_join!(voted, comments, upvoters, similar_papers(&state, &id))?;
     let view = |c: &paperboy_store::Comment| CommentView {
         id: c.id,
         author: c.fullname.clone(),
@@ -106,7 +112,6 @@ pub async fn show_paper(
         mine: Some(c.user_id) == me && !c.deleted && !c.hidden,
         replies: Vec::new(),
     };
-    let all = state.store.comments(&id).await?;
     let mut comments: Vec<CommentView> = all
         .iter()
         .filter(|c| c.parent_id.is_none())
@@ -125,9 +130,8 @@ pub async fn show_paper(
             title_html: crate::math::render_text(&paper.title),
             summary_html: crate::math::render_text(&paper.summary),
             authors: paper.visible_authors().cloned().collect(),
-            is_admin: user.0.as_ref().is_some_and(|u| u.is_admin),
-            similar: similar_papers(&state, &id).await?,
-            upvoters: state.store.paper_upvoters(&id, UPVOTERS).await?,
+            similar,
+            upvoters,
             published: paper.published_at.format("%B %-d, %Y").to_string(),
             abs_url: paper.id.abs_url(),
             pdf_url: paper.id.pdf_url(),

@@ -36,19 +36,6 @@ pub struct SearchParams {
     q: Option<String>,
 }
 
-fn escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// Highlight segments as HTML: text escaped, matches in `<mark>`.
 fn segments_html(segments: &[paperboy_search::Segment]) -> String {
     let mut out = String::new();
@@ -56,10 +43,10 @@ fn segments_html(segments: &[paperboy_search::Segment]) -> String {
         match s.kind {
             paperboy_search::SegmentKind::Highlight => {
                 out.push_str("<mark>");
-                escape(&s.text, &mut out);
+                crate::math::escape(&s.text, &mut out);
                 out.push_str("</mark>");
             }
-            paperboy_search::SegmentKind::Text => escape(&s.text, &mut out),
+            paperboy_search::SegmentKind::Text => crate::math::escape(&s.text, &mut out),
         }
     }
     out
@@ -96,7 +83,7 @@ pub async fn show_search(
             None => {
                 for paper in state.store.search_papers_simple(&q, LIMIT as u32).await? {
                     let mut snippet_html = String::new();
-                    escape(
+                    crate::math::escape(
                         &paper.summary.chars().take(300).collect::<String>(),
                         &mut snippet_html,
                     );
