@@ -9,7 +9,9 @@
 //! papers never submitted). The score is monotone in upvotes and in star growth and falls as
 //! the paper ages; a paper with no upvotes and no star growth scores 0.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+
+use crate::DateWindow;
 
 /// How fast scores fall with age. Hacker News uses 1.8.
 pub const GRAVITY: f64 = 1.8;
@@ -34,6 +36,19 @@ pub fn trending_score(input: TrendingInput, now: DateTime<Utc>) -> f64 {
     let stars = input.recent_star_growth.unwrap_or(0).max(0) as f64;
     let points = votes + STAR_WEIGHT * stars.ln_1p();
     points / (age_hours + 2.0).powf(GRAVITY)
+}
+
+/// Days of the daily list the trending view ranks: the week ending with `latest`, the most
+/// recent day that has papers. The trending page and the trending feed both list this window.
+pub const TRENDING_DAYS: u64 = 7;
+
+/// The window the trending view ranks when the latest day with papers is `latest`.
+pub fn trending_window(latest: NaiveDate) -> DateWindow {
+    let end = latest + Days::new(1);
+    DateWindow::Range {
+        start: end - Days::new(TRENDING_DAYS),
+        end,
+    }
 }
 
 #[cfg(test)]

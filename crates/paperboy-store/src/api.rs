@@ -139,6 +139,11 @@ mod tests {
         assert_eq!(h.len(), 64);
         assert_ne!(h, hash_token(&b));
         assert!(!h.contains(&a[TOKEN_PREFIX.len()..]));
+        // SHA-256 of "abc" (FIPS 180-2's example): the hash is the real thing, hex-encoded.
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -184,3 +184,39 @@ async fn the_daily_page_links_its_feeds() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_trending_feed_lists_what_the_trending_page_lists() {
+    // The latest day is a Monday: the papers of the Sunday before belong to the trending
+    // week (the 7 days ending with the latest day), not to that Monday's ISO week.
+    let app = common::TestApp::spawn().await;
+    app.store
+        .upsert_papers(&[
+            daily("2510.00001", "2025-10-26", 9, "Sunday paper", None),
+            daily("2510.00002", "2025-10-27", 3, "Monday paper", None),
+            daily("2510.00003", "2025-10-19", 50, "Old paper", None),
+        ])
+        .await
+        .expect("seed");
+    let page = app.html("/papers/trending").await;
+    let feed = feed_rs::parser::parse(
+        app.get("/feeds/rss/trending")
+            .await
+            .bytes()
+            .await
+            .expect("rss")
+            .as_ref(),
+    )
+    .expect("rss");
+    let mut titles: Vec<String> = feed
+        .entries
+        .iter()
+        .filter_map(|e| e.title.as_ref().map(|t| t.content.clone()))
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["Monday paper", "Sunday paper"]);
+    for t in &titles {
+        assert!(page.contains(t.as_str()), "{t} is on the page too");
+    }
+    assert!(!page.contains("Old paper"));
+}

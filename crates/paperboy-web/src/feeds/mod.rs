@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, FixedOffset, Utc};
 use paperboy_core::dates::parse_day;
-use paperboy_core::{DateWindow, IsoWeek, Paper};
+use paperboy_core::{DateWindow, Paper};
 use paperboy_store::{FeedQuery, FeedSort};
 
 use crate::api::Params;
@@ -290,7 +290,8 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-/// `GET /feeds/{format}/trending`: the week of the latest day, by trending score.
+/// `GET /feeds/{format}/trending`: the trending page's list (the week ending with the latest
+/// day), by trending score.
 async fn trending(
     State(state): State<AppState>,
     Path(format): Path<String>,
@@ -300,7 +301,7 @@ async fn trending(
     let self_path = format!("/feeds/{}/trending", format_name(format));
     let info = FeedInfo {
         title: "Trending papers".into(),
-        page: "/".into(),
+        page: "/papers/trending".into(),
     };
     let Some(date) = state.store.latest_feed_date().await? else {
         return Ok(render(format, &origin(&headers), &self_path, &info, &[]));
@@ -310,7 +311,7 @@ async fn trending(
         format,
         &headers,
         &self_path,
-        DateWindow::Week(IsoWeek::of(date)),
+        paperboy_core::trending::trending_window(date),
         FeedSort::Trending,
         info,
     )

@@ -265,11 +265,7 @@ async fn trending(state: &AppState, ctx: Ctx, page_no: u32) -> Result<Response, 
         .latest_feed_date()
         .await?
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let end = latest + Days::new(1);
-    let window = DateWindow::Range {
-        start: end - Days::new(7),
-        end,
-    };
+    let window = paperboy_core::trending::trending_window(latest);
     render_window(
         state,
         ctx,
