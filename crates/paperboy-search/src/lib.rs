@@ -640,8 +640,12 @@ impl SearchEngine {
         self.text.commit()?;
         self.lock_state().cursor = None;
         self.save_state()?;
-        let done = self.catch_up(store).await?;
-        off_the_runtime(|| self.compact())?;
+        self.text.set_bulk(true);
+        let done = self.catch_up(store).await;
+        let compacted = done.is_ok().then(|| off_the_runtime(|| self.compact()));
+        self.text.set_bulk(false);
+        let done = done?;
+        compacted.transpose()?;
         Ok(done)
     }
 

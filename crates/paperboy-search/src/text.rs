@@ -210,41 +210,65 @@ impl TextIndex {
     /// runs one thread per segment. Worth it after a bulk build; later commits add small
     /// segments that the merge policy folds in as they accumulate.
     pub fn compact(&self) -> Result<(), SearchError> {
-        let searcher = self.searcher();
-        let mut segments: Vec<(u32, tantivy::index::SegmentId)> = searcher
-            .segment_readers()
-            .iter()
-            .map(|r| (r.num_docs(), r.segment_id()))
-            .collect();
         let groups = search_threads().max(1);
-        if segments.len() <= groups {
-            return Ok(());
-        }
-        // Largest first into the lightest group: groups of about equal size.
-        segments.sort_by_key(|s| std::cmp::Reverse(s.0));
-        let mut bins: Vec<(u64, Vec<tantivy::index::SegmentId>)> = vec![(0, Vec::new()); groups];
-        for (docs, id) in segments {
-            if let Some(bin) = bins.iter_mut().min_by_key(|b| b.0) {
-                bin.0 += u64::from(docs);
-                bin.1.push(id);
+        // A segment the merge policy is merging already cannot be merged again: such a merge
+        // fails, and the next round sees the segments as they are once it has finished.
+        for _ in 0..20 {
+            // The segments as committed now (a searcher may predate merges finished since).
+            let mut segments: Vec<(u32, tantivy::index::SegmentId)> = self
+                .index
+                .searchable_segment_metas()
+                .map_err(tv)?
+                .iter()
+                .map(|m| (m.num_docs(), m.id()))
+                .collect();
+            if segments.len() <= groups {
+                break;
             }
-        }
-        let merges: Vec<_> = {
-            let mut w = self.writer();
-            bins.into_iter()
-                .filter(|b| b.1.len() > 1)
-                .map(|b| w.merge(&b.1))
-                .collect()
-        };
-        for m in merges {
-            // A segment the merge policy is merging already cannot be merged again: that
-            // group stays as it is (the index is as correct, a little slower to search).
-            if let Err(e) = m.wait() {
-                tracing::warn!(error = %e, "a merge of search segments was skipped");
+            // Largest first into the lightest group: groups of about equal size.
+            segments.sort_by_key(|s| std::cmp::Reverse(s.0));
+            let mut bins: Vec<(u64, Vec<tantivy::index::SegmentId>)> =
+                vec![(0, Vec::new()); groups];
+            for (docs, id) in segments {
+                if let Some(bin) = bins.iter_mut().min_by_key(|b| b.0) {
+                    bin.0 += u64::from(docs);
+                    bin.1.push(id);
+                }
             }
+            let merges: Vec<_> = {
+                let mut w = self.writer();
+                bins.into_iter()
+                    .filter(|b| b.1.len() > 1)
+                    .map(|b| w.merge(&b.1))
+                    .collect()
+            };
+            let mut failed = false;
+            for m in merges {
+                if let Err(e) = m.wait() {
+                    tracing::debug!(error = %e, "a merge of search segments is tried again");
+                    failed = true;
+                }
+            }
+            if !failed {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
         self.reader.reload().map_err(tv)?;
         Ok(())
+    }
+
+    /// In bulk mode (a rebuild) segments are not merged as they are written: [`Self::compact`]
+    /// merges them once at the end, into groups of equal size, which background merges of
+    /// unequal segments would prevent. Out of bulk mode, tantivy's log merge policy folds small
+    /// segments together as they accumulate.
+    pub fn set_bulk(&self, bulk: bool) {
+        let w = self.writer();
+        if bulk {
+            w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        } else {
+            w.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+        }
     }
 
     /// A searcher over the last commit.
