@@ -28,6 +28,11 @@ impl WordPiece {
         Self { ids }
     }
 
+    /// The id of `token` (`[CLS]`, `[SEP]`, a word piece), if it is in the vocabulary.
+    pub fn id(&self, token: &str) -> Option<u32> {
+        self.ids.get(token).copied()
+    }
+
     /// Token ids of `text` (no `[CLS]`/`[SEP]`).
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::new();
