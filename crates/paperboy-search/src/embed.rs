@@ -24,6 +24,11 @@ pub trait Embedder: Send + Sync {
     fn embed_query(&self, text: &str) -> Vec<f32> {
         self.embed_documents(&[text]).pop().unwrap_or_default()
     }
+    /// Weight of the semantic side in hybrid fusion with this embedder's vectors (tuned on
+    /// SciFact train; a better embedder earns a larger share).
+    fn semantic_weight(&self) -> f32 {
+        crate::DEFAULT_SEMANTIC_WEIGHT
+    }
     /// Whether embedding a whole catalogue takes long (a transformer: tens of documents a
     /// second), so the engine indexes text at once and embeds documents in the background
     /// (see [`crate::SearchEngine::backfill`]) instead of inline while it catches up.

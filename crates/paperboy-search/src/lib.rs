@@ -421,12 +421,12 @@ impl SearchEngine {
         Ok(Self {
             dir: Some(dir),
             deferred: embedder.deferred(),
+            semantic_weight: embedder.semantic_weight(),
             embedder,
             text,
             vectors: RwLock::new(vectors),
             state: Mutex::new(state),
             phases: Mutex::default(),
-            semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
     }
@@ -442,9 +442,9 @@ impl SearchEngine {
                 embedder: embedder.id(),
             }),
             deferred: embedder.deferred(),
+            semantic_weight: embedder.semantic_weight(),
             embedder,
             phases: Mutex::default(),
-            semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
     }

@@ -26,6 +26,10 @@ use crate::tokenize::WordPiece;
 /// `max_seq_length`).
 pub const MAX_TOKENS: usize = 256;
 
+/// Weight of the semantic side in hybrid fusion with this model's vectors (tuned on SciFact
+/// train: `paperboy --embedder onnx:DIR eval … --split train --tune`).
+pub const SEMANTIC_WEIGHT: f32 = 0.75;
+
 /// Texts run through the model at once (similar lengths together, so little is padding).
 const BATCH: usize = 16;
 
@@ -120,13 +124,20 @@ fn environment(library: &Path) -> Result<Environment, SearchError> {
         .with_name("paperboy")
         .build()
         .map_err(|e| model_err(format!("cannot start ONNX Runtime: {e}")))?;
+    // Its info lines (each graph rewrite, each allocation) are noise in a server's log.
+    env.set_log_level(ort::logging::LogLevel::Warning);
     *loaded = Some((library.to_owned(), env.clone()));
     Ok(env)
 }
 
 fn session(env: &Environment, model: &Path, threads: usize) -> Result<Session, SearchError> {
     let bad = |e: &dyn std::fmt::Display| model_err(format!("{}: {e}", model.display()));
+    // Without the CPU arena, memory goes back after each batch instead of staying at the
+    // high-water mark rounded up to a power of two (over 500 MB for batches of long texts).
+    let cpu = ort::ep::CPU::default().with_arena_allocator(false).build();
     Session::builder(env)
+        .map_err(|e| bad(&e))?
+        .with_execution_providers([cpu])
         .map_err(|e| bad(&e))?
         .with_intra_threads(threads)
         .map_err(|e| bad(&e))?
@@ -362,6 +373,10 @@ impl Embedder for OnnxEmbedder {
 
     fn deferred(&self) -> bool {
         true
+    }
+
+    fn semantic_weight(&self) -> f32 {
+        SEMANTIC_WEIGHT
     }
 }
 
