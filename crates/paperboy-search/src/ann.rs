@@ -759,7 +759,11 @@ mod tests {
         let mut index = VectorIndex::open(dir.path(), d).expect("open");
         index.upsert("a", &data[0]);
         let b = index.reserve("b");
-        assert_eq!(index.reserve("b"), b, "a key already waiting keeps its slot");
+        assert_eq!(
+            index.reserve("b"),
+            b,
+            "a key already waiting keeps its slot"
+        );
         let c_vector = index.upsert("c", &data[2]);
         let c = index.reserve("c");
         assert_ne!(c, c_vector, "reserving drops the vector it had");

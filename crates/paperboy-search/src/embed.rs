@@ -347,7 +347,10 @@ impl std::fmt::Display for EmbedderChoice {
 impl EmbedderChoice {
     /// Loads the embedder; `runtime` is the ONNX Runtime library for `onnx:` (see
     /// [`crate::onnx::runtime_library`] for where it is looked for without one).
-    pub fn load(&self, runtime: Option<&std::path::Path>) -> Result<Arc<dyn Embedder>, SearchError> {
+    pub fn load(
+        &self,
+        runtime: Option<&std::path::Path>,
+    ) -> Result<Arc<dyn Embedder>, SearchError> {
         match self {
             Self::Builtin => StaticEmbedder::builtin_shared(),
             Self::Onnx(dir) => Ok(Arc::new(crate::OnnxEmbedder::load(dir, runtime)?)),

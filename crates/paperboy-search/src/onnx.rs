@@ -175,7 +175,9 @@ impl OnnxEmbedder {
             return Err(model_err("the vocabulary has no [CLS] or [SEP] token"));
         };
         let mut hash = Sha256::new();
-        hash.update(std::fs::read(&model).map_err(|e| model_err(format!("{}: {e}", model.display())))?);
+        hash.update(
+            std::fs::read(&model).map_err(|e| model_err(format!("{}: {e}", model.display())))?,
+        );
         for token in &vocab {
             hash.update(token.as_bytes());
             hash.update(b"\n");
@@ -212,7 +214,10 @@ impl OnnxEmbedder {
         let probe = embedder.run(&embedder.queries, &[embedder.token_ids("probe")])?;
         embedder.dims = probe.first().map_or(0, Vec::len);
         if embedder.dims == 0 {
-            return Err(model_err(format!("{} gives empty vectors", model.display())));
+            return Err(model_err(format!(
+                "{} gives empty vectors",
+                model.display()
+            )));
         }
         tracing::info!(
             model = %model.display(),
@@ -235,7 +240,11 @@ impl OnnxEmbedder {
     }
 
     /// Runs a batch of token id lists through the model: one pooled, normalized vector each.
-    fn run(&self, session: &Mutex<Session>, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, SearchError> {
+    fn run(
+        &self,
+        session: &Mutex<Session>,
+        batch: &[Vec<u32>],
+    ) -> Result<Vec<Vec<f32>>, SearchError> {
         let rows = batch.len();
         let width = batch.iter().map(Vec::len).max().unwrap_or(0);
         if rows == 0 || width == 0 {
@@ -397,7 +406,10 @@ mod tests {
         assert_eq!(v[1], [0.0, 1.0]);
         let v = pool(&[2, 2], &[3.0, 4.0, 0.0, 2.0], &mask, 2, 3).expect("pooled output");
         assert_eq!(v, [[0.6, 0.8], [0.0, 1.0]]);
-        assert!(pool(&[2, 4, 2], &data, &mask, 2, 3).is_err(), "a shape that does not fit");
+        assert!(
+            pool(&[2, 4, 2], &data, &mask, 2, 3).is_err(),
+            "a shape that does not fit"
+        );
     }
 
     #[test]
@@ -413,6 +425,10 @@ mod tests {
         let bad = dir.path().join("libonnxruntime.so");
         std::fs::write(&bad, b"not a library").expect("write");
         let e = OnnxEmbedder::load(dir.path(), Some(&bad)).expect_err("bad runtime");
-        assert!(e.to_string().contains("cannot load the ONNX Runtime library"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("cannot load the ONNX Runtime library"),
+            "{e}"
+        );
     }
 }

@@ -112,27 +112,69 @@ async fn a_backfill_stopped_midway_resumes_after_a_restart_and_embeds_every_pape
     // The catch-up indexes text only: keyword search answers at once, nothing is embedded.
     let embedder = counting();
     let engine = SearchEngine::open(dir.path(), embedder.clone()).expect("open");
-    assert_eq!(engine.catch_up(store.as_ref()).await.expect("catch up").indexed, 40);
-    assert_eq!(embedder.documents.load(Ordering::SeqCst), 0, "nothing embedded inline");
-    assert_eq!(engine.embedded(), Embedded { done: 0, waiting: 40 });
+    assert_eq!(
+        engine
+            .catch_up(store.as_ref())
+            .await
+            .expect("catch up")
+            .indexed,
+        40
+    );
+    assert_eq!(
+        embedder.documents.load(Ordering::SeqCst),
+        0,
+        "nothing embedded inline"
+    );
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 0,
+            waiting: 40
+        }
+    );
     assert_eq!(hits(&engine, &keyword("toxicity")).len(), 10);
-    assert!(hits(&engine, &semantic("chemistry")).is_empty(), "no vector yet, no error");
-    let hybrid = engine.search(&SearchQuery::new("toxicity")).expect("hybrid");
-    assert_eq!(hybrid.hits.len(), 10, "hybrid falls back on the keyword side");
+    assert!(
+        hits(&engine, &semantic("chemistry")).is_empty(),
+        "no vector yet, no error"
+    );
+    let hybrid = engine
+        .search(&SearchQuery::new("toxicity"))
+        .expect("hybrid");
+    assert_eq!(
+        hybrid.hits.len(),
+        10,
+        "hybrid falls back on the keyword side"
+    );
 
     // Two steps of at most 7, then the process "stops".
     engine.backfill(store.as_ref(), 7).await.expect("step");
     engine.backfill(store.as_ref(), 7).await.expect("step");
-    assert_eq!(engine.embedded(), Embedded { done: 14, waiting: 26 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 14,
+            waiting: 26
+        }
+    );
     assert_eq!(embedder.documents.load(Ordering::SeqCst), 14);
     let partial = hits(&engine, &semantic("toxicity of chemical compounds"));
-    assert_eq!(partial.len(), 14, "semantic search uses what is embedded so far");
+    assert_eq!(
+        partial.len(),
+        14,
+        "semantic search uses what is embedded so far"
+    );
     drop(engine);
 
     // Restart: the same embedder resumes where the last step committed.
     let embedder = counting();
     let engine = SearchEngine::open(dir.path(), embedder.clone()).expect("reopen");
-    assert_eq!(engine.embedded(), Embedded { done: 14, waiting: 26 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 14,
+            waiting: 26
+        }
+    );
     // Meanwhile a paper arrived and one changed its abstract (it loses its stale vector).
     let mut changed = paper(0);
     changed.summary = "Now about toxicity of chemical compounds.".into();
@@ -141,7 +183,13 @@ async fn a_backfill_stopped_midway_resumes_after_a_restart_and_embeds_every_pape
         .await
         .expect("upsert");
     engine.catch_up(store.as_ref()).await.expect("catch up");
-    assert_eq!(engine.embedded(), Embedded { done: 13, waiting: 28 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 13,
+            waiting: 28
+        }
+    );
 
     let mut job = Backfill::new(&engine);
     let end = job.run_until(store.as_ref(), None).await.expect("backfill");
@@ -179,7 +227,13 @@ async fn a_vote_keeps_a_papers_vector_and_a_hidden_paper_leaves_the_queue() {
     let engine = SearchEngine::open(dir.path(), embedder.clone()).expect("open");
     engine.catch_up(store.as_ref()).await.expect("catch up");
     engine.backfill(store.as_ref(), 3).await.expect("step");
-    assert_eq!(engine.embedded(), Embedded { done: 3, waiting: 3 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 3,
+            waiting: 3
+        }
+    );
 
     // A vote on an embedded paper and a source upvote change: text unchanged, vector kept.
     let user = paperboy_testkit::seed_user(&store, "voter").await;
@@ -198,13 +252,29 @@ async fn a_vote_keeps_a_papers_vector_and_a_hidden_paper_leaves_the_queue() {
             .expect("hide")
     );
     engine.catch_up(store.as_ref()).await.expect("catch up");
-    assert_eq!(engine.embedded(), Embedded { done: 3, waiting: 2 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 3,
+            waiting: 2
+        }
+    );
     Backfill::new(&engine)
         .run_until(store.as_ref(), None)
         .await
         .expect("backfill");
-    assert_eq!(engine.embedded(), Embedded { done: 5, waiting: 0 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 5,
+            waiting: 0
+        }
+    );
     assert_eq!(embedder.documents.load(Ordering::SeqCst), 5);
     assert!(!hits(&engine, &keyword("toxicity")).contains(&key(5)));
-    assert!(hits(&engine, &semantic("anything")).iter().all(|k| *k != key(5)));
+    assert!(
+        hits(&engine, &semantic("anything"))
+            .iter()
+            .all(|k| *k != key(5))
+    );
 }

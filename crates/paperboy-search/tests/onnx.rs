@@ -26,7 +26,9 @@ fn model_dir() -> Option<PathBuf> {
     match std::env::var_os("PAPERBOY_TEST_ONNX_MODEL_DIR") {
         Some(d) => Some(PathBuf::from(d)),
         None => {
-            skip("PAPERBOY_TEST_ONNX_MODEL_DIR is not set, so the transformer embedder is not tested");
+            skip(
+                "PAPERBOY_TEST_ONNX_MODEL_DIR is not set, so the transformer embedder is not tested",
+            );
             None
         }
     }
@@ -150,7 +152,9 @@ fn reference(texts: &[String]) -> Option<Reference> {
 fn token_ids_and_vectors_match_huggingface_tokenizers_and_onnxruntime_in_python() {
     let Some(embedder) = embedder() else { return };
     let texts = texts();
-    let Some(want) = reference(&texts) else { return };
+    let Some(want) = reference(&texts) else {
+        return;
+    };
     for (text, ids) in texts.iter().zip(&want.ids) {
         assert_eq!(&embedder.token_ids(text), ids, "token ids of {text:?}");
     }
@@ -163,9 +167,15 @@ fn token_ids_and_vectors_match_huggingface_tokenizers_and_onnxruntime_in_python(
         let cos = dot(got, want);
         let short: String = text.chars().take(40).collect();
         eprintln!("cosine {cos:.5} (document) {short:?}");
-        assert!(cos >= 0.99, "document {text:?}: cosine {cos} with the reference");
+        assert!(
+            cos >= 0.99,
+            "document {text:?}: cosine {cos} with the reference"
+        );
         let cos = dot(&embedder.embed_query(text), want);
-        assert!(cos >= 0.99, "query {text:?}: cosine {cos} with the reference");
+        assert!(
+            cos >= 0.99,
+            "query {text:?}: cosine {cos} with the reference"
+        );
     }
 }
 
@@ -181,7 +191,10 @@ fn related_texts_are_closer_than_unrelated_ones() {
     let scores: Vec<f32> = docs.iter().map(|d| dot(&query, d)).collect();
     eprintln!("similarities {scores:?}");
     assert!(scores[0] > 0.4, "{scores:?}");
-    assert!(scores[0] > scores[1] + 0.2 && scores[0] > scores[2] + 0.2, "{scores:?}");
+    assert!(
+        scores[0] > scores[1] + 0.2 && scores[0] > scores[2] + 0.2,
+        "{scores:?}"
+    );
     assert_ne!(
         embedder.id(),
         StaticEmbedder::builtin().expect("built-in").id(),
@@ -215,14 +228,38 @@ impl Embedder for Counting {
 }
 
 const PAPERS: &[(&str, &str)] = &[
-    ("Protein folding with attention", "We predict the 3D structure of proteins from sequence."),
-    ("Interest rates and stock prices", "Central bank decisions move equity markets."),
-    ("Sourdough fermentation", "Wild yeast and lactic bacteria leaven bread dough."),
-    ("Robotic grasping", "A robot hand picks up fragile objects using touch sensors."),
-    ("Image generation by diffusion", "Denoising models synthesize photographs from noise."),
-    ("Speech recognition", "Transcribing spoken words into text with neural networks."),
-    ("Graph neural networks", "Message passing over molecular graphs predicts toxicity."),
-    ("Climate models", "Simulating global temperature under rising carbon dioxide."),
+    (
+        "Protein folding with attention",
+        "We predict the 3D structure of proteins from sequence.",
+    ),
+    (
+        "Interest rates and stock prices",
+        "Central bank decisions move equity markets.",
+    ),
+    (
+        "Sourdough fermentation",
+        "Wild yeast and lactic bacteria leaven bread dough.",
+    ),
+    (
+        "Robotic grasping",
+        "A robot hand picks up fragile objects using touch sensors.",
+    ),
+    (
+        "Image generation by diffusion",
+        "Denoising models synthesize photographs from noise.",
+    ),
+    (
+        "Speech recognition",
+        "Transcribing spoken words into text with neural networks.",
+    ),
+    (
+        "Graph neural networks",
+        "Message passing over molecular graphs predicts toxicity.",
+    ),
+    (
+        "Climate models",
+        "Simulating global temperature under rising carbon dioxide.",
+    ),
 ];
 
 #[tokio::test]
@@ -255,7 +292,13 @@ async fn a_transformer_backfill_stopped_midway_resumes_without_embedding_twice()
     let first = counting(&onnx);
     let engine = SearchEngine::open(dir.path(), first.clone()).expect("open");
     engine.catch_up(store.as_ref()).await.expect("catch up");
-    assert_eq!(engine.embedded(), Embedded { done: 0, waiting: 8 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 0,
+            waiting: 8
+        }
+    );
     let mut q = SearchQuery::new("bread");
     q.mode = SearchMode::Keyword;
     assert_eq!(engine.search(&q).expect("search").hits[0].key, "2510.00003");
@@ -264,15 +307,31 @@ async fn a_transformer_backfill_stopped_midway_resumes_without_embedding_twice()
 
     let second = counting(&onnx);
     let engine = SearchEngine::open(dir.path(), second.clone()).expect("reopen");
-    assert_eq!(engine.embedded(), Embedded { done: 3, waiting: 5 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 3,
+            waiting: 5
+        }
+    );
     engine.catch_up(store.as_ref()).await.expect("catch up");
     Backfill::new(&engine)
         .run_until(store.as_ref(), None)
         .await
         .expect("backfill");
-    assert_eq!(engine.embedded(), Embedded { done: 8, waiting: 0 });
+    assert_eq!(
+        engine.embedded(),
+        Embedded {
+            done: 8,
+            waiting: 0
+        }
+    );
     assert_eq!(first.documents.load(Ordering::SeqCst), 3);
-    assert_eq!(second.documents.load(Ordering::SeqCst), 5, "nothing embedded twice");
+    assert_eq!(
+        second.documents.load(Ordering::SeqCst),
+        5,
+        "nothing embedded twice"
+    );
 
     let mut q = SearchQuery::new("how do amino acid chains take their shape");
     q.mode = SearchMode::Semantic;

@@ -337,8 +337,18 @@ async fn while_papers_wait_for_their_vectors_the_search_page_finds_them_by_words
     let (store, dir) = paperboy_testkit::sqlite_store().await;
     store
         .upsert_papers(&[
-            daily("2510.00001", "2025-10-29", 3, "Diffusion models for protein design"),
-            daily("2510.00002", "2025-10-29", 9, "Sparse attention for long documents"),
+            daily(
+                "2510.00001",
+                "2025-10-29",
+                3,
+                "Diffusion models for protein design",
+            ),
+            daily(
+                "2510.00002",
+                "2025-10-29",
+                9,
+                "Sparse attention for long documents",
+            ),
         ])
         .await
         .expect("seed");
@@ -377,7 +387,10 @@ async fn while_papers_wait_for_their_vectors_the_search_page_finds_them_by_words
     engine.backfill(store.as_ref(), 10).await.expect("backfill");
     let html = page("protein").await;
     assert!(html.contains("/papers/2510.00001"));
-    assert!(!html.contains("Results by meaning are partial"), "every paper is embedded");
+    assert!(
+        !html.contains("Results by meaning are partial"),
+        "every paper is embedded"
+    );
 }
 
 #[tokio::test]

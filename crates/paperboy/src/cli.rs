@@ -424,7 +424,10 @@ async fn stats(settings: &Settings) -> anyhow::Result<()> {
     println!("upvotes        {}", s.votes);
     // Written by the background embedding of a transformer embedder (not while it is absent).
     if let Some(p) = paperboy_search::backfill::saved_progress(&settings.data_dir) {
-        println!("search vectors {p} (as of {})", p.updated_at.format("%Y-%m-%d %H:%M:%S UTC"));
+        println!(
+            "search vectors {p} (as of {})",
+            p.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
     }
     Ok(())
 }

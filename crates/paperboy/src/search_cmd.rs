@@ -122,7 +122,8 @@ pub async fn reindex(
     store: Arc<dyn Store>,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let engine = SearchEngine::open(data_dir, embedder.load()?).context("opening the search index")?;
+    let engine =
+        SearchEngine::open(data_dir, embedder.load()?).context("opening the search index")?;
     let done = engine
         .rebuild(store.as_ref())
         .await
