@@ -45,8 +45,9 @@ fn embedder() -> Option<Arc<OnnxEmbedder>> {
     )
 }
 
-/// Texts that exercise the tokenizer: accents, symbols, Greek, CJK, whitespace, nothing, and
-/// a text longer than the model's 256 tokens.
+/// Texts that exercise the tokenizer: accents, symbols, Greek, CJK, whitespace, nothing, a
+/// text longer than the model's 256 tokens, special tokens written out and invisible characters
+/// (the cases where it differed from Hugging Face's on SciFact and arXiv abstracts).
 fn texts() -> Vec<String> {
     let long = "Protein structure prediction with deep learning has transformed structural \
                 biology, because accurate models of folding now come from sequence alone. "
@@ -59,6 +60,7 @@ fn texts() -> Vec<String> {
         "  leading and trailing\twhitespace\nacross   lines  ",
         "",
         &long,
+        "The [CLS] token and a {[MASK]} slot; zero\u{200b}width, soft\u{ad}hyphen, ctrl\u{96}4.",
     ]
     .iter()
     .map(|s| (*s).to_owned())
