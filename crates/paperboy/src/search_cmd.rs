@@ -103,10 +103,12 @@ pub async fn catch_up(engine: &SearchEngine, store: &dyn Store) -> anyhow::Resul
         .catch_up(store)
         .await
         .context("updating the search index")?;
+    let embedded = engine.embedded();
     tracing::info!(
         indexed = done.indexed,
         removed = done.removed,
-        total = engine.len(),
+        embedded = embedded.done,
+        waiting_for_vectors = embedded.waiting,
         "search index is current"
     );
     Ok(())
