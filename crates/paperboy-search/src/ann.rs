@@ -30,8 +30,10 @@ use crate::hnsw::{Codes, Hnsw, QuantizedQuery, quantize};
 pub const ANN_MIN: usize = 20_000;
 
 /// Candidates the graph search keeps (at least `k`): recall@10 against exact search on the
-/// built-in embedder's vectors of 1M papers is measured by `examples/bench.rs`.
-pub const DEFAULT_EF_SEARCH: usize = 128;
+/// built-in embedder's vectors of 1M papers is measured by `examples/bench.rs`. Queries are
+/// harder than papers (short texts land between the clusters): on 196k papers, SciFact
+/// queries' recall@10 is 0.912 at 128, 0.941 at 200 and 0.955 at 300, papers' 0.968 at 128.
+pub const DEFAULT_EF_SEARCH: usize = 256;
 
 /// Slots added since the graph was saved below which it is not saved again (they are
 /// scanned exactly after a restart, until the next flush links them).

@@ -23,8 +23,11 @@ use crate::ann::Slot;
 pub const M: usize = 16;
 /// Neighbours kept per node at level 0.
 pub const M0: usize = 2 * M;
-/// Candidates considered while inserting a node.
-pub const EF_CONSTRUCTION: usize = 64;
+/// Candidates considered while inserting a node. Measured with `examples/graph.rs` on the
+/// built-in embedder's vectors of 196k papers (the shared sets and topic-coherent generated
+/// ones): recall@10 at ef 128 is 0.908 with 64, 0.940 with 128, 0.960 with 200; the build
+/// took 62 s of CPU time with 128 and 90 s with 200.
+pub const EF_CONSTRUCTION: usize = 200;
 /// The highest level a node can be given.
 const MAX_LEVEL: u8 = 12;
 const MAGIC: &[u8; 8] = b"PBHNSW02";
@@ -82,9 +85,92 @@ pub fn quantize(v: &[f32]) -> (Vec<i8>, f32) {
     (codes, scale)
 }
 
-/// Dot product of two int8 vectors. Written so that it vectorizes on baseline x86-64: two
-/// products of int8 fit an i16 lane, so 32 products are formed as i16 before widening.
+/// Dot product of two int8 vectors: with AVX2 where the processor has it (detected at run
+/// time, so one binary runs everywhere), else portable code.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2 (checked just above).
+        #[allow(unsafe_code, reason = "calling the AVX2 kernel after detecting AVX2")]
+        return unsafe { dot_i8_avx2(a, b) };
+    }
+    dot_i8_portable(a, b)
+}
+
+/// AVX2: 32 products per step, each half of the codes widened to i16 and multiplied and
+/// pair-summed into i32 lanes by `vpmaddwd` (|a·b| ≤ 127², no overflow).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(
+    unsafe_code,
+    reason = "SIMD loads from slices, bounds checked by the loop"
+)]
+fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_loadu_si128, _mm_shuffle_epi32,
+        _mm256_add_epi32, _mm256_castsi256_si128, _mm256_cvtepi8_epi16, _mm256_extracti128_si256,
+        _mm256_madd_epi16, _mm256_setzero_si256,
+    };
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_si256();
+    let mut acc1 = _mm256_setzero_si256();
+    let mut i = 0;
+    // SAFETY (every load): `i + 32 <= n` (or `i + 16 <= n`) bytes are in both slices, and
+    // unaligned loads are allowed.
+    while i + 32 <= n {
+        unsafe {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i).cast::<__m128i>()));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i).cast::<__m128i>()));
+            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i + 16).cast::<__m128i>()));
+            let y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16).cast::<__m128i>()));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+        }
+        i += 32;
+    }
+    if i + 16 <= n {
+        unsafe {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i).cast::<__m128i>()));
+            let y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i).cast::<__m128i>()));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+        }
+        i += 16;
+    }
+    let acc = _mm256_add_epi32(acc0, acc1);
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(acc),
+        _mm256_extracti128_si256::<1>(acc),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    let tail: i32 = a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum();
+    _mm_cvtsi128_si32(s).wrapping_add(tail)
+}
+
+/// Asks the processor to bring `row` into its caches (a hint: it neither faults nor writes).
+#[inline]
+fn prefetch(row: &[i8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in row.chunks(64) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: the pointer is into a live slice; a prefetch reads nothing architecturally.
+        #[allow(unsafe_code, reason = "a cache hint for a pointer into a live slice")]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// Portable dot product, written so that it vectorizes on baseline x86-64: two products of
+/// int8 fit an i16 lane, so 32 products are formed as i16 before widening.
+fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
     let mut acc = [0i32; 16];
     let mut ca = a.chunks_exact(32);
     let mut cb = b.chunks_exact(32);
@@ -331,6 +417,7 @@ impl Hnsw {
     /// best first.
     fn search_layer(
         &self,
+        v: &Codes<'_>,
         sim: &impl Fn(u32) -> f32,
         entry: &[Cand],
         ef: usize,
@@ -350,16 +437,26 @@ impl Hnsw {
             results.pop();
         }
         let mut buf = Vec::with_capacity(M0);
+        let mut fresh = Vec::with_capacity(M0);
         while let Some(c) = candidates.pop() {
             let worst = results.peek().map_or(f32::NEG_INFINITY, |r| r.0.0);
             if c.0 < worst && results.len() >= ef {
                 break;
             }
             self.neighbours(c.1, level, &mut buf);
-            for &n in &buf {
-                if (n as usize) >= self.len() || !visited.insert(n) {
-                    continue;
-                }
+            // The graph is walked in random order over hundreds of megabytes: the vectors to
+            // compare are fetched from memory all at once, before the first comparison
+            // waits for its own.
+            fresh.clear();
+            fresh.extend(
+                buf.iter()
+                    .copied()
+                    .filter(|&n| (n as usize) < self.len() && visited.insert(n)),
+            );
+            for &n in &fresh {
+                prefetch(v.row(n));
+            }
+            for &n in &fresh {
                 let s = sim(n);
                 let worst = results.peek().map_or(f32::NEG_INFINITY, |r| r.0.0);
                 if results.len() < ef || s > worst {
@@ -439,7 +536,7 @@ impl Hnsw {
         };
         let mut eps = vec![start];
         for lc in (0..=level.min(top)).rev() {
-            let found = self.search_layer(&sim, &eps, EF_CONSTRUCTION, lc, visited);
+            let found = self.search_layer(v, &sim, &eps, EF_CONSTRUCTION, lc, visited);
             let found: Vec<Cand> = found.into_iter().filter(|c| c.1 != q).collect();
             let mmax = if lc == 0 { M0 } else { M };
             let chosen = Self::select(v, &found, M);
@@ -563,7 +660,7 @@ impl Hnsw {
             return Vec::new();
         };
         let mut visited = self.take_visited();
-        let found = self.search_layer(&sim, &[start], ef.max(1), 0, &mut visited);
+        let found = self.search_layer(v, &sim, &[start], ef.max(1), 0, &mut visited);
         self.give_visited(visited);
         found.into_iter().map(|c| (c.1, c.0)).collect()
     }
@@ -679,6 +776,27 @@ mod tests {
             .map(|(&x, &y)| i32::from(x) * i32::from(y))
             .sum();
         assert_eq!(dot_i8(&a, &b), plain);
+    }
+
+    #[test]
+    fn both_int8_dot_products_match_the_plain_sum_at_every_length() {
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 352, 384, 385] {
+            let a: Vec<i8> = (0..n).map(|i| ((i * 37 + 11) % 255) as i8).collect();
+            let b: Vec<i8> = (0..n)
+                .map(|i| (127 - (i * 53 % 255) as i32) as i8)
+                .collect();
+            let plain: i32 = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| i32::from(x) * i32::from(y))
+                .sum();
+            assert_eq!(dot_i8_portable(&a, &b), plain, "portable, {n} dims");
+            assert_eq!(dot_i8(&a, &b), plain, "dispatched, {n} dims");
+            // The extremes: the largest products the codes allow.
+            let hi = vec![127i8; n];
+            let lo = vec![-127i8; n];
+            assert_eq!(dot_i8(&hi, &lo), -(127 * 127) * n as i32, "{n} dims");
+        }
     }
 
     #[test]

@@ -354,6 +354,61 @@ async fn the_index_survives_a_restart_and_a_rebuild_gives_the_same_answers() {
 }
 
 #[tokio::test]
+async fn compacting_merges_segments_and_changes_no_answer() {
+    let (engine, _store, _d1, _dir) = engine().await;
+    // One commit per batch: several segments, as incremental updates leave them.
+    let extra: Vec<paperboy_search::SearchDoc> = (0..6)
+        .map(|i| paperboy_search::SearchDoc {
+            key: format!("2511.{:05}", 100 + i),
+            title: format!("Diffusion language graph study number {i}"),
+            summary: format!(
+                "A study of diffusion, language reasoning and graph networks, part {i}."
+            ),
+            ..paperboy_search::SearchDoc::default()
+        })
+        .collect();
+    for doc in &extra {
+        engine.index_docs(std::slice::from_ref(doc)).expect("index");
+        engine.commit().expect("commit");
+    }
+    let before_segments = engine.segment_count();
+    assert!(
+        before_segments > paperboy_search::text::search_threads(),
+        "the test needs more segments than threads: {before_segments}"
+    );
+    let queries = [
+        "diffusion images",
+        "language reasoning",
+        "graph networks",
+        "study",
+    ];
+    let answers = |e: &SearchEngine| -> Vec<Vec<(String, u32)>> {
+        queries
+            .iter()
+            .map(|q| {
+                let mut sq = kw(q);
+                sq.limit = 50;
+                e.search(&sq)
+                    .expect("search")
+                    .hits
+                    .into_iter()
+                    .map(|h| (h.key, (h.score * 1e4).round() as u32))
+                    .collect()
+            })
+            .collect()
+    };
+    let before = answers(&engine);
+    engine.compact().expect("compact");
+    assert!(
+        engine.segment_count() <= paperboy_search::text::search_threads(),
+        "{} segments left",
+        engine.segment_count()
+    );
+    assert!(engine.segment_count() < before_segments);
+    assert_eq!(answers(&engine), before);
+}
+
+#[tokio::test]
 async fn two_replicas_catching_up_from_one_store_answer_the_same() {
     let (store, _sdir) = store_with_fixtures().await;
     let (a_dir, b_dir) = (
