@@ -8,7 +8,12 @@
 //! A removed or replaced vector's slot stays in the graph as a tombstone until tombstones
 //! outnumber live vectors; then the graph is built again from the live ones.
 //!
-//! On disk: `vectors.log`, an append-only log of upserts and removals, replayed at open, so
+//! A slot can also be reserved for a key whose vector is not computed yet
+//! ([`VectorIndex::reserve`]: the text index comes up at once while a slow embedder catches up
+//! in the background): it names its key but is never searched or linked; the vector, once
+//! computed, goes to a new slot as any replaced vector does.
+//!
+//! On disk: `vectors.log`, an append-only log of upserts, reservations and removals, replayed at open, so
 //! a crash loses at most the records after the last flush and slots are numbered the same on
 //! every replay; `hnsw.bin`, the graph over the slots that existed when it was saved (saved
 //! when enough slots were added since, see [`VectorIndex::save_graph`]).
@@ -53,6 +58,10 @@ pub struct VectorIndex {
     pub ef_search: usize,
     log: Option<(PathBuf, usize)>,
     pending: Vec<u8>,
+    /// Reserved slots of keys waiting for their vector.
+    unembedded: HashMap<String, Slot>,
+    /// No slot below this one is waiting for its vector.
+    unembedded_from: usize,
 }
 
 fn io(path: &Path, e: std::io::Error) -> SearchError {
@@ -75,6 +84,8 @@ impl VectorIndex {
             ef_search: DEFAULT_EF_SEARCH,
             log: None,
             pending: Vec::new(),
+            unembedded: HashMap::new(),
+            unembedded_from: 0,
         }
     }
 
@@ -156,6 +167,9 @@ impl VectorIndex {
                 2 => {
                     self.remove_inner(key);
                 }
+                3 => {
+                    self.reserve_inner(key.to_owned());
+                }
                 _ => return start,
             }
         }
@@ -230,8 +244,68 @@ impl VectorIndex {
             self.live_count -= 1;
             true
         } else {
-            false
+            self.unembedded.remove(key).is_some()
         }
+    }
+
+    fn reserve_inner(&mut self, key: String) -> Slot {
+        self.remove_inner(&key);
+        let slot = self.keys.len() as Slot;
+        self.unembedded.insert(key.clone(), slot);
+        self.keys.push(key);
+        self.live.push(false);
+        self.codes.extend(std::iter::repeat_n(0, self.dims));
+        self.scales.push(0.0);
+        slot
+    }
+
+    fn log_key(&mut self, op: u8, key: &str) {
+        let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+        self.pending.push(op);
+        self.pending
+            .extend_from_slice(&(key.len() as u16).to_le_bytes());
+        self.pending.extend_from_slice(key);
+    }
+
+    /// Reserves a slot for `key` whose vector is not computed yet (dropping the vector it
+    /// had): the slot names the key (see [`Self::key`]) but is never searched; [`Self::upsert`]
+    /// later stores the vector in a new slot. A key already waiting keeps its slot.
+    pub fn reserve(&mut self, key: &str) -> Slot {
+        if let Some(&slot) = self.unembedded.get(key) {
+            return slot;
+        }
+        self.log_key(3, key);
+        self.reserve_inner(key.to_owned())
+    }
+
+    /// The reserved slot of `key`, if it waits for its vector.
+    pub fn unembedded_slot(&self, key: &str) -> Option<Slot> {
+        self.unembedded.get(key).copied()
+    }
+
+    /// Number of keys waiting for their vector.
+    pub fn unembedded_len(&self) -> usize {
+        self.unembedded.len()
+    }
+
+    /// Up to `n` keys waiting for their vector, oldest reservation first.
+    pub fn unembedded_keys(&mut self, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut s = self.unembedded_from;
+        while s < self.keys.len() && out.len() < n {
+            let key = &self.keys[s];
+            if self.unembedded.get(key) == Some(&(s as Slot)) {
+                if out.is_empty() {
+                    self.unembedded_from = s;
+                }
+                out.push(key.clone());
+            }
+            s += 1;
+        }
+        if out.is_empty() {
+            self.unembedded_from = s;
+        }
+        out
     }
 
     /// Stores `vector` under `key` (replacing what it had); returns its slot. The same vector
@@ -258,15 +332,11 @@ impl VectorIndex {
         self.push_bytes(key.to_owned(), scale, &bytes)
     }
 
-    /// Removes `key`'s vector; whether it had one.
+    /// Removes `key`'s vector (or reservation); whether it had one.
     pub fn remove(&mut self, key: &str) -> bool {
         let had = self.remove_inner(key);
         if had {
-            self.pending.push(2);
-            self.pending
-                .extend_from_slice(&(key.len().min(u16::MAX as usize) as u16).to_le_bytes());
-            self.pending
-                .extend_from_slice(&key.as_bytes()[..key.len().min(u16::MAX as usize)]);
+            self.log_key(2, key);
         }
         had
     }
@@ -681,6 +751,49 @@ mod tests {
         assert_eq!(reopened.len(), 49);
         assert_eq!(reopened.slot("p0"), index.slot("p0"));
         assert_eq!(reopened.exact(&data[3], 5), index.exact(&data[3], 5));
+    }
+
+    #[test]
+    fn a_reserved_slot_names_its_key_is_never_searched_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = 8;
+        let data = clustered(4, d, 2, 5);
+        let mut index = VectorIndex::open(dir.path(), d).expect("open");
+        index.upsert("a", &data[0]);
+        let b = index.reserve("b");
+        assert_eq!(
+            index.reserve("b"),
+            b,
+            "a key already waiting keeps its slot"
+        );
+        let c_vector = index.upsert("c", &data[2]);
+        let c = index.reserve("c");
+        assert_ne!(c, c_vector, "reserving drops the vector it had");
+        assert_eq!(index.key(b), Some("b"));
+        assert_eq!((index.len(), index.unembedded_len()), (1, 2));
+        assert!(index.slot("b").is_none() && !index.is_live(b));
+        assert!(
+            index
+                .exact(&data[1], 10)
+                .iter()
+                .all(|(s, _)| *s != b && *s != c),
+            "a reserved slot is never returned"
+        );
+        assert_eq!(index.unembedded_keys(10), ["b", "c"]);
+        index.flush().expect("flush");
+
+        let mut reopened = VectorIndex::open(dir.path(), d).expect("reopen");
+        assert_eq!(reopened.unembedded_slot("b"), Some(b));
+        assert_eq!(reopened.unembedded_keys(1), ["b"]);
+        let b_vector = reopened.upsert("b", &data[1]);
+        assert!(b_vector > c && reopened.is_live(b_vector));
+        assert!(reopened.remove("c"), "a reservation is removed");
+        assert_eq!(reopened.unembedded_len(), 0);
+        assert!(reopened.unembedded_keys(10).is_empty());
+        reopened.flush().expect("flush");
+        let again = VectorIndex::open(dir.path(), d).expect("reopen");
+        assert_eq!((again.len(), again.unembedded_len()), (2, 0));
+        assert_eq!(again.exact(&data[1], 1)[0].0, b_vector);
     }
 
     #[test]

@@ -24,6 +24,17 @@ pub trait Embedder: Send + Sync {
     fn embed_query(&self, text: &str) -> Vec<f32> {
         self.embed_documents(&[text]).pop().unwrap_or_default()
     }
+    /// Weight of the semantic side in hybrid fusion with this embedder's vectors (tuned on
+    /// SciFact train; a better embedder earns a larger share).
+    fn semantic_weight(&self) -> f32 {
+        crate::DEFAULT_SEMANTIC_WEIGHT
+    }
+    /// Whether embedding a whole catalogue takes long (a transformer: tens of documents a
+    /// second), so the engine indexes text at once and embeds documents in the background
+    /// (see [`crate::SearchEngine::backfill`]) instead of inline while it catches up.
+    fn deferred(&self) -> bool {
+        false
+    }
 }
 
 /// The built-in model file.
@@ -61,6 +72,17 @@ impl<'a> Reader<'a> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
+    fn vocab(&mut self, n: usize) -> Result<Vec<String>, SearchError> {
+        let mut vocab = Vec::with_capacity(n);
+        for _ in 0..n {
+            let b = self.take(2)?;
+            let len = u16::from_le_bytes([b[0], b[1]]) as usize;
+            let s = std::str::from_utf8(self.take(len)?)
+                .map_err(|_| SearchError::Model("a vocabulary entry is not UTF-8".into()))?;
+            vocab.push(s.to_owned());
+        }
+        Ok(vocab)
+    }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>, SearchError> {
         Ok(self
             .take(n * 4)?
@@ -79,6 +101,18 @@ impl StaticEmbedder {
     /// The built-in model, shared.
     pub fn builtin_shared() -> Result<Arc<dyn Embedder>, SearchError> {
         Ok(Arc::new(Self::builtin()?))
+    }
+
+    /// The built-in model's WordPiece vocabulary: `bert-base-uncased`'s, which
+    /// all-MiniLM-L6-v2 shares (the transformer embedder falls back to it).
+    pub fn builtin_vocab() -> Result<Vec<String>, SearchError> {
+        let mut r = Reader {
+            buf: BUILTIN,
+            pos: 12,
+        };
+        let vocab_len = r.u32()? as usize;
+        r.take(8)?;
+        r.vocab(vocab_len)
     }
 
     /// Reads a model file (layout in `scripts/build-static-embedder.py`).
@@ -101,14 +135,7 @@ impl StaticEmbedder {
         if dims == 0 || dims > 4096 || vocab_len > 1_000_000 || n_pcs > dims {
             return Err(SearchError::Model("implausible model dimensions".into()));
         }
-        let mut vocab = Vec::with_capacity(vocab_len);
-        for _ in 0..vocab_len {
-            let b = r.take(2)?;
-            let n = u16::from_le_bytes([b[0], b[1]]) as usize;
-            let s = std::str::from_utf8(r.take(n)?)
-                .map_err(|_| SearchError::Model("a vocabulary entry is not UTF-8".into()))?;
-            vocab.push(s.to_owned());
-        }
+        let vocab = r.vocab(vocab_len)?;
         let idf = r.f32s(vocab_len)?;
         let flat = r.f32s(n_pcs * dims)?;
         let pcs = flat.chunks_exact(dims).map(<[f32]>::to_vec).collect();
@@ -275,4 +302,79 @@ fn top_directions(docs: &[Vec<f32>], dims: usize, k: usize) -> Vec<Vec<f32>> {
         out.push(v.into_iter().map(|x| x as f32).collect());
     }
     out
+}
+
+/// Which embedder to use, as configured (`--embedder`, `PAPERBOY_EMBEDDER`): `builtin` (the
+/// default, [`StaticEmbedder`]) or `onnx:DIR` (a transformer, [`crate::OnnxEmbedder`], from the
+/// model folder `DIR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbedderChoice {
+    /// The built-in static embedder.
+    Builtin,
+    /// A transformer model exported to ONNX, in this folder.
+    Onnx(std::path::PathBuf),
+}
+
+impl std::str::FromStr for EmbedderChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("builtin") {
+            return Ok(Self::Builtin);
+        }
+        match s.split_once(':') {
+            Some((kind, dir)) if kind.eq_ignore_ascii_case("onnx") && !dir.trim().is_empty() => {
+                Ok(Self::Onnx(dir.trim().into()))
+            }
+            _ => Err(format!(
+                "`{s}` is not an embedder: use `builtin` or `onnx:DIR` (a folder made by \
+                 scripts/fetch-transformer-model.sh)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for EmbedderChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Builtin => f.write_str("builtin"),
+            Self::Onnx(dir) => write!(f, "onnx:{}", dir.display()),
+        }
+    }
+}
+
+impl EmbedderChoice {
+    /// Loads the embedder; `runtime` is the ONNX Runtime library for `onnx:` (see
+    /// [`crate::onnx::runtime_library`] for where it is looked for without one).
+    pub fn load(
+        &self,
+        runtime: Option<&std::path::Path>,
+    ) -> Result<Arc<dyn Embedder>, SearchError> {
+        match self {
+            Self::Builtin => StaticEmbedder::builtin_shared(),
+            Self::Onnx(dir) => Ok(Arc::new(crate::OnnxEmbedder::load(dir, runtime)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_embedder_choice_is_builtin_or_an_onnx_folder() {
+        assert_eq!("builtin".parse(), Ok(EmbedderChoice::Builtin));
+        assert_eq!(
+            " onnx:/models/minilm ".parse(),
+            Ok(EmbedderChoice::Onnx("/models/minilm".into()))
+        );
+        assert_eq!(
+            EmbedderChoice::Onnx("m".into()).to_string().parse(),
+            Ok(EmbedderChoice::Onnx("m".into()))
+        );
+        for bad in ["", "onnx:", "onnx", "candle:/x", "/models/minilm"] {
+            assert!(bad.parse::<EmbedderChoice>().is_err(), "{bad}");
+        }
+    }
 }

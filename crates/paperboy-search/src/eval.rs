@@ -8,7 +8,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{SearchDoc, SearchEngine, SearchError, SearchMode, SearchQuery, StaticEmbedder};
+use crate::{
+    Embedder, SearchDoc, SearchEngine, SearchError, SearchMode, SearchQuery, StaticEmbedder,
+};
 
 /// A loaded BEIR data set.
 pub struct Beir {
@@ -112,7 +114,12 @@ impl Beir {
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         embedder.fit_to_corpus(&refs);
-        let engine = SearchEngine::in_memory(Arc::new(embedder))?;
+        self.engine_with(Arc::new(embedder))
+    }
+
+    /// An in-memory engine over the corpus with `embedder` (every document embedded now).
+    pub fn engine_with(&self, embedder: Arc<dyn Embedder>) -> Result<SearchEngine, SearchError> {
+        let engine = SearchEngine::in_memory(embedder)?;
         for chunk in self.docs.chunks(2_000) {
             engine.index_docs(chunk)?;
         }

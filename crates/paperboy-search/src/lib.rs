@@ -9,12 +9,17 @@
 //! [`SearchEngine::catch_up`] reads the store's change stream
 //! ([`paperboy_store::Store::papers_changed_since`]) from that cursor, so a replica that starts
 //! late (or several replicas on one PostgreSQL) reaches the same index. The default embedder is
-//! the built-in [`embed::StaticEmbedder`]: semantic search needs no setup and no network.
+//! the built-in [`embed::StaticEmbedder`]: semantic search needs no setup and no network. A
+//! slow embedder (the optional transformer, [`onnx::OnnxEmbedder`]) is not waited for: a
+//! catch-up indexes the text at once and reserves the papers' vector slots, and
+//! [`SearchEngine::backfill`] ([`backfill`] runs it as a job) embeds them afterwards.
 
 pub mod ann;
+pub mod backfill;
 pub mod embed;
 pub mod eval;
 pub mod hnsw;
+pub mod onnx;
 pub mod text;
 pub mod tokenize;
 
@@ -28,7 +33,8 @@ use paperboy_store::{ChangeCursor, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::ann::{Slot, TopK, VectorIndex};
-pub use crate::embed::{Embedder, StaticEmbedder};
+pub use crate::embed::{Embedder, EmbedderChoice, StaticEmbedder};
+pub use crate::onnx::OnnxEmbedder;
 use crate::text::TextIndex;
 
 /// What can go wrong in search.
@@ -329,6 +335,15 @@ pub struct CatchUp {
     pub removed: usize,
 }
 
+/// How far the embedding of the indexed papers has got (see [`SearchEngine::backfill`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Embedded {
+    /// Papers with a vector from the current embedder.
+    pub done: usize,
+    /// Indexed papers still waiting for theirs (searched by keyword only meanwhile).
+    pub waiting: usize,
+}
+
 /// Where a catch-up's time went (logged at its end).
 #[derive(Debug, Clone, Copy, Default)]
 struct Phases {
@@ -353,6 +368,8 @@ pub struct SearchEngine {
     vectors: RwLock<VectorIndex>,
     state: Mutex<EngineState>,
     phases: Mutex<Phases>,
+    /// Whether catch-ups leave the embedding to [`Self::backfill`] ([`Embedder::deferred`]).
+    deferred: bool,
     /// Weight of the semantic side in hybrid fusion.
     pub semantic_weight: f32,
     /// How far behind the clock the saved catch-up cursor stays.
@@ -405,12 +422,13 @@ impl SearchEngine {
         };
         Ok(Self {
             dir: Some(dir),
+            deferred: embedder.deferred(),
+            semantic_weight: embedder.semantic_weight(),
             embedder,
             text,
             vectors: RwLock::new(vectors),
             state: Mutex::new(state),
             phases: Mutex::default(),
-            semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
     }
@@ -425,15 +443,23 @@ impl SearchEngine {
                 cursor: None,
                 embedder: embedder.id(),
             }),
+            deferred: embedder.deferred(),
+            semantic_weight: embedder.semantic_weight(),
             embedder,
             phases: Mutex::default(),
-            semantic_weight: DEFAULT_SEMANTIC_WEIGHT,
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
         })
     }
 
     fn wipe(dir: &Path) -> Result<(), SearchError> {
-        for name in ["text", "vectors.log", "ivf.bin", "hnsw.bin", "state.json"] {
+        for name in [
+            "text",
+            "vectors.log",
+            "ivf.bin",
+            "hnsw.bin",
+            "state.json",
+            "backfill.json",
+        ] {
             let p = dir.join(name);
             let r = if p.is_dir() {
                 std::fs::remove_dir_all(&p)
@@ -452,6 +478,17 @@ impl SearchEngine {
     /// Sets the title boost of keyword queries (relative to title + abstract).
     pub fn set_title_boost(&mut self, boost: f32) {
         self.text.title_boost = boost;
+    }
+
+    /// Whether catch-ups index text only and leave the vectors to [`Self::backfill`] (the
+    /// embedder's [`Embedder::deferred`] unless set otherwise).
+    pub fn set_deferred_embedding(&mut self, deferred: bool) {
+        self.deferred = deferred;
+    }
+
+    /// The folder of an index on disk (`DATA_DIR/search`).
+    pub fn index_dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// The embedder in use.
@@ -508,6 +545,71 @@ impl SearchEngine {
         phases.embed += embedded;
         phases.text += t.elapsed() - embedded;
         Ok(())
+    }
+
+    /// Indexes documents' text now and leaves their vectors to [`Self::backfill`]: a paper
+    /// whose title and abstract did not change keeps its vector (a vote, a comment), others
+    /// get a reserved slot (see [`VectorIndex::reserve`]). Visible after [`Self::commit`].
+    pub fn index_docs_deferred(&self, docs: &[SearchDoc]) -> Result<(), SearchError> {
+        let t = std::time::Instant::now();
+        let searcher = self.text.searcher();
+        for doc in docs {
+            let live = self.read_vectors().slot(&doc.key);
+            let keep = match live {
+                Some(slot) => self
+                    .text
+                    .stored_text(&searcher, &doc.key)?
+                    .is_some_and(|(title, summary)| title == doc.title && summary == doc.summary)
+                    .then_some(slot),
+                None => None,
+            };
+            let slot = match keep {
+                Some(slot) => slot,
+                None => self.write_vectors().reserve(&doc.key),
+            };
+            self.text.upsert(doc, slot)?;
+        }
+        self.lock_phases().text += t.elapsed();
+        Ok(())
+    }
+
+    /// How many indexed papers have their vector, and how many wait for it.
+    pub fn embedded(&self) -> Embedded {
+        let vectors = self.read_vectors();
+        Embedded {
+            done: vectors.len(),
+            waiting: vectors.unembedded_len(),
+        }
+    }
+
+    /// Embeds up to `max` indexed papers still waiting for their vector (read again from
+    /// `store`, so they are current; a paper gone from it is removed) and commits: the
+    /// reserved slots are the job's to-do list, so an interrupted backfill resumes where its
+    /// last commit left it, and papers that catch-ups add meanwhile are in the list too.
+    /// Returns how many were embedded (or removed).
+    pub async fn backfill(&self, store: &dyn Store, max: usize) -> Result<usize, SearchError> {
+        let keys = self.write_vectors().unembedded_keys(max);
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut docs = Vec::with_capacity(keys.len());
+        let mut gone = Vec::new();
+        for key in keys {
+            let paper = match ArxivId::parse(&key) {
+                Ok(id) => store.paper(&id).await?,
+                Err(_) => None,
+            };
+            match paper {
+                Some(p) => docs.push(SearchDoc::from_paper(&p)),
+                None => gone.push(key),
+            }
+        }
+        off_the_runtime(|| {
+            self.index_docs(&docs)?;
+            self.remove_docs(&gone);
+            self.commit()
+        })?;
+        Ok(docs.len() + gone.len())
     }
 
     /// Removes documents by key. Visible after [`Self::commit`].
@@ -577,7 +679,11 @@ impl SearchEngine {
             uncommitted += docs.len() + page.removed.len();
             let commit = uncommitted >= COMMIT_EVERY;
             off_the_runtime(|| {
-                self.index_docs(&docs)?;
+                if self.deferred {
+                    self.index_docs_deferred(&docs)?;
+                } else {
+                    self.index_docs(&docs)?;
+                }
                 self.remove_docs(&page.removed);
                 if commit {
                     self.commit_at(&next, &cap)?;

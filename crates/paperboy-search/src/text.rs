@@ -503,6 +503,25 @@ impl TextIndex {
         }
     }
 
+    /// Stored title and abstract of `key`, if it is indexed.
+    pub fn stored_text(
+        &self,
+        searcher: &Searcher,
+        key: &str,
+    ) -> Result<Option<(String, String)>, SearchError> {
+        let text = |doc: &TantivyDocument, field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        Ok(self.stored(searcher, key)?.map(|doc| {
+            (
+                text(&doc, self.fields.title),
+                text(&doc, self.fields.summary),
+            )
+        }))
+    }
+
     /// Whether `key` is indexed.
     pub fn contains(&self, searcher: &Searcher, key: &str) -> Result<bool, SearchError> {
         Ok(self.stored(searcher, key)?.is_some())

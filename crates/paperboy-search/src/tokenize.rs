@@ -1,6 +1,7 @@
 //! BERT uncased WordPiece tokenization (the rules of `bert-base-uncased`'s `tokenizer.json`:
-//! lower-case, strip accents, split on whitespace, punctuation and CJK characters, then
-//! greedy longest-match word pieces). Written here instead of pulling the `tokenizers` crate:
+//! special tokens written in the text (`[CLS]`, `[MASK]`, …) kept whole, control and format
+//! characters dropped, lower-case, strip accents, split on whitespace, punctuation and CJK
+//! characters, then greedy longest-match word pieces). Written here instead of pulling the `tokenizers` crate:
 //! the static embedder only needs token ids, and this builds offline with no native code.
 
 use std::collections::HashMap;
@@ -28,9 +29,30 @@ impl WordPiece {
         Self { ids }
     }
 
-    /// Token ids of `text` (no `[CLS]`/`[SEP]`).
+    /// The id of `token` (`[CLS]`, `[SEP]`, a word piece), if it is in the vocabulary.
+    pub fn id(&self, token: &str) -> Option<u32> {
+        self.ids.get(token).copied()
+    }
+
+    /// Token ids of `text` (no `[CLS]`/`[SEP]` around it). A special token written in the
+    /// text is that token, as Hugging Face's tokenizer has it.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut out = Vec::new();
+        let mut rest = text;
+        while let Some((at, token, id)) = SPECIAL
+            .iter()
+            .filter_map(|t| Some((rest.find(t)?, *t, self.id(t)?)))
+            .min_by_key(|x| x.0)
+        {
+            self.encode_plain(&rest[..at], &mut out);
+            out.push(id);
+            rest = &rest[at + token.len()..];
+        }
+        self.encode_plain(rest, &mut out);
+        out
+    }
+
+    fn encode_plain(&self, text: &str, out: &mut Vec<u32>) {
         let mut piece = String::new();
         for word in basic_words(text) {
             if word.chars().count() > MAX_WORD_CHARS {
@@ -74,8 +96,25 @@ impl WordPiece {
                 out.push(UNK_ID);
             }
         }
-        out
     }
+}
+
+/// BERT's special tokens, matched as written (case and all) before anything else.
+const SPECIAL: &[&str] = &["[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"];
+
+/// Characters BERT's normalizer drops: NUL, U+FFFD and Unicode's "other" categories (control,
+/// format, private use) but tab and line breaks, which are whitespace.
+fn is_dropped(c: char) -> bool {
+    if matches!(c, '\t' | '\n' | '\r') {
+        return false;
+    }
+    c == '\0'
+        || c == '\u{FFFD}'
+        || c.is_control()
+        || matches!(c as u32,
+            0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x08E2 | 0x180E
+            | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+            | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 fn is_punctuation(c: char) -> bool {
@@ -140,7 +179,10 @@ pub fn basic_words(text: &str) -> Vec<String> {
     let mut cur = String::new();
     for c in text.chars().flat_map(char::to_lowercase) {
         let Some(c) = strip_accent(c) else { continue };
-        if c.is_whitespace() || c == '\0' || c == '\u{FFFD}' || (c.is_control()) {
+        if is_dropped(c) {
+            continue;
+        }
+        if c.is_whitespace() {
             if !cur.is_empty() {
                 words.push(std::mem::take(&mut cur));
             }
@@ -177,6 +219,31 @@ mod tests {
     fn words_split_into_longest_known_pieces() {
         let wp = vocab();
         assert_eq!(wp.encode("Unaffable, the running"), [1, 2, 3, 5, 4, 6, 7]);
+    }
+
+    #[test]
+    fn special_tokens_stay_whole_and_invisible_characters_are_dropped() {
+        let v: Vec<String> = ["[PAD]", "[CLS]", "[MASK]", "the", "cafe", "{", "}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let wp = WordPiece::new(&v);
+        assert_eq!(wp.encode("the [CLS]\n{[MASK]}"), [3, 1, 5, 2, 6]);
+        assert_eq!(
+            wp.encode("the [cls]"),
+            [3, UNK_ID, UNK_ID, UNK_ID],
+            "only as written"
+        );
+        assert_eq!(
+            wp.encode("ca\u{200b}fe\u{ad} the\u{96}\u{200e}"),
+            [4, 3],
+            "zero-width, soft hyphen and control characters vanish without splitting"
+        );
+        assert_eq!(
+            wp.encode("the\tthe\r\nthe"),
+            [3, 3, 3],
+            "but tab and newlines split"
+        );
     }
 
     #[test]

@@ -332,6 +332,67 @@ async fn the_search_page_shows_engine_results_with_highlights_and_escapes_the_qu
     assert_eq!(r.status().as_u16(), 400);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_papers_wait_for_their_vectors_the_search_page_finds_them_by_words_and_says_so() {
+    let (store, dir) = paperboy_testkit::sqlite_store().await;
+    store
+        .upsert_papers(&[
+            daily(
+                "2510.00001",
+                "2025-10-29",
+                3,
+                "Diffusion models for protein design",
+            ),
+            daily(
+                "2510.00002",
+                "2025-10-29",
+                9,
+                "Sparse attention for long documents",
+            ),
+        ])
+        .await
+        .expect("seed");
+    // The built-in embedder run the way a transformer is: text now, vectors in the background.
+    let embedder = paperboy_search::StaticEmbedder::builtin_shared().expect("embedder");
+    let mut engine =
+        paperboy_search::SearchEngine::open(&dir.path().join("data"), embedder).expect("engine");
+    engine.set_deferred_embedding(true);
+    engine.catch_up(store.as_ref()).await.expect("catch up");
+    let engine = std::sync::Arc::new(engine);
+    let mut state = paperboy_web::AppState::new(store.clone());
+    state.search = Some(engine.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+    let page = |q: &'static str| {
+        let base = base.clone();
+        async move {
+            reqwest::get(format!("{base}/search?q={q}"))
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+
+    let html = page("protein").await;
+    assert!(html.contains("/papers/2510.00001"), "found by its words");
+    assert!(
+        html.contains("Results by meaning are partial: 0 of 2 papers are embedded"),
+        "the page says so"
+    );
+    engine.backfill(store.as_ref(), 10).await.expect("backfill");
+    let html = page("protein").await;
+    assert!(html.contains("/papers/2510.00001"));
+    assert!(
+        !html.contains("Results by meaning are partial"),
+        "every paper is embedded"
+    );
+}
+
 #[tokio::test]
 async fn without_an_engine_the_search_page_falls_back_to_the_word_match() {
     let app = TestApp::spawn().await;

@@ -44,6 +44,8 @@ struct Settings {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    #[command(flatten)]
+    embedder: crate::search_cmd::EmbedderArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,15 +238,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::digest::run(
                 open_store(&cli.settings).await?,
                 &cli.settings.data_dir,
+                &cli.settings.embedder,
                 args,
             )
             .await
         }
         Command::Reindex => {
-            crate::search_cmd::reindex(&cli.settings.data_dir, open_store(&cli.settings).await?)
-                .await
+            crate::search_cmd::reindex(
+                &cli.settings.data_dir,
+                &cli.settings.embedder,
+                open_store(&cli.settings).await?,
+            )
+            .await
         }
-        Command::Eval(args) => crate::search_cmd::eval(&args),
+        Command::Eval(args) => crate::search_cmd::eval(&args, &cli.settings.embedder),
     }
 }
 
@@ -309,7 +316,8 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     // The search index catches up now and every minute; the JSON search API asks it.
-    let search = crate::search_cmd::open_search(&settings.data_dir, store.clone())?;
+    let search =
+        crate::search_cmd::open_search(&settings.data_dir, &settings.embedder, store.clone())?;
     if !args.no_sync {
         let store = store.clone();
         let sync_settings = args.sources.settings();
@@ -414,6 +422,13 @@ async fn stats(settings: &Settings) -> anyhow::Result<()> {
     println!("users          {}", s.users);
     println!("organizations  {}", s.organizations);
     println!("upvotes        {}", s.votes);
+    // Written by the background embedding of a transformer embedder (not while it is absent).
+    if let Some(p) = paperboy_search::backfill::saved_progress(&settings.data_dir) {
+        println!(
+            "search vectors {p} (as of {})",
+            p.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
     Ok(())
 }
 

@@ -269,10 +269,15 @@ fn cadence(s: &str) -> anyhow::Result<Cadence> {
 
 /// Runs `paperboy digest …`; `data_dir` holds the search index the "for you" section is drawn
 /// from.
-pub async fn run(store: Arc<dyn Store>, data_dir: &Path, args: DigestArgs) -> anyhow::Result<()> {
+pub async fn run(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    embedder: &crate::search_cmd::EmbedderArgs,
+    args: DigestArgs,
+) -> anyhow::Result<()> {
     match args.command {
         DigestCommand::Build(b) => build(store, &args.mail, b).await,
-        DigestCommand::Run(r) => send(store, data_dir, &args.mail, r).await,
+        DigestCommand::Run(r) => send(store, data_dir, embedder, &args.mail, r).await,
         DigestCommand::ImportSubscribers(i) => import(store, i).await,
         DigestCommand::Status => {
             let c = store.outbox_counts(None).await?;
@@ -345,10 +350,10 @@ async fn build(store: Arc<dyn Store>, mail: &MailArgs, args: BuildArgs) -> anyho
 /// their section.
 async fn recommender_for_run(
     data_dir: &Path,
+    embedder: &crate::search_cmd::EmbedderArgs,
     store: &Arc<dyn Store>,
 ) -> anyhow::Result<SharedRecommender> {
-    let embedder = paperboy_search::StaticEmbedder::builtin_shared()
-        .context("loading the built-in embedder")?;
+    let embedder = embedder.load()?;
     let engine = SearchEngine::open(data_dir, embedder).with_context(|| {
         format!(
             "--for-you: opening the search index under {} (is `paperboy serve` using it?)",
@@ -368,6 +373,7 @@ async fn recommender_for_run(
 async fn send(
     store: Arc<dyn Store>,
     data_dir: &Path,
+    embedder: &crate::search_cmd::EmbedderArgs,
     mail: &MailArgs,
     args: RunArgs,
 ) -> anyhow::Result<()> {
@@ -396,7 +402,7 @@ async fn send(
         ..WorkerOptions::default()
     };
     let recommender = if args.for_you {
-        Some(recommender_for_run(data_dir, &store).await?)
+        Some(recommender_for_run(data_dir, embedder, &store).await?)
     } else {
         None
     };

@@ -1,14 +1,46 @@
-//! The search subcommands (`reindex`, `eval`) and the hook that keeps the search index of a
-//! running server current ([`open_search`]).
+//! The search subcommands (`reindex`, `eval`), the embedder setting every command that opens
+//! the index shares ([`EmbedderArgs`]), and the hook that keeps the search index of a running
+//! server current ([`open_search`]): catch-ups, and the background embedding of papers a slow
+//! (transformer) embedder has not reached yet.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use paperboy_search::backfill::Backfill;
 use paperboy_search::eval::{Beir, evaluate, tune_weight};
-use paperboy_search::{SearchEngine, SearchMode, StaticEmbedder};
+use paperboy_search::{Embedder, EmbedderChoice, SearchEngine, SearchMode};
 use paperboy_store::Store;
+
+/// The embedder of semantic search, similar papers and recommendations (shared by every
+/// command that opens the search index: an index built with another embedder is rebuilt).
+#[derive(Debug, Clone, Args)]
+pub struct EmbedderArgs {
+    /// `builtin` (the static model inside Paperboy: no setup) or `onnx:DIR` (a transformer,
+    /// better results, ~15 papers/s to embed: DIR made by scripts/fetch-transformer-model.sh;
+    /// papers are embedded in the background while keyword search works at once).
+    #[arg(
+        long,
+        env = "PAPERBOY_EMBEDDER",
+        default_value = "builtin",
+        global = true
+    )]
+    pub embedder: EmbedderChoice,
+    /// The ONNX Runtime library (`libonnxruntime.so`) for `onnx:`; by default ORT_DYLIB_PATH,
+    /// else the one in DIR.
+    #[arg(long, env = "PAPERBOY_ONNX_RUNTIME", global = true)]
+    pub onnx_runtime: Option<PathBuf>,
+}
+
+impl EmbedderArgs {
+    /// Loads the configured embedder.
+    pub fn load(&self) -> anyhow::Result<Arc<dyn Embedder>> {
+        self.embedder
+            .load(self.onnx_runtime.as_deref())
+            .with_context(|| format!("loading the embedder `{}`", self.embedder))
+    }
+}
 
 /// Arguments of `paperboy eval`.
 #[derive(Debug, Args)]
@@ -33,20 +65,33 @@ pub struct EvalArgs {
 /// process, votes, or another replica's writes).
 const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Opens the search index under `data_dir` with the built-in embedder and keeps it current:
-/// a background task catches up with `store` now and then every minute. `serve` calls this;
-/// the engine it returns is what the web layer searches.
-pub fn open_search(data_dir: &Path, store: Arc<dyn Store>) -> anyhow::Result<Arc<SearchEngine>> {
-    let embedder = StaticEmbedder::builtin_shared().context("loading the built-in embedder")?;
+/// Opens the search index under `data_dir` with the configured embedder and keeps it
+/// current: a background task catches up with `store` now and then every minute, and in
+/// between embeds the papers still waiting for a vector (a transformer embedder's; see
+/// [`Backfill`]). `serve` calls this; the engine it returns is what the web layer searches.
+pub fn open_search(
+    data_dir: &Path,
+    embedder: &EmbedderArgs,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Arc<SearchEngine>> {
+    let embedder = embedder.load()?;
     let engine = SearchEngine::open(data_dir, embedder).context("opening the search index")?;
     let engine = Arc::new(engine);
     let background = engine.clone();
     tokio::spawn(async move {
+        let mut backfill = Backfill::new(&background);
         loop {
+            let next = tokio::time::Instant::now() + CATCH_UP_EVERY;
             if let Err(e) = catch_up(&background, store.as_ref()).await {
                 tracing::warn!("search index catch-up failed: {e:#}");
             }
-            tokio::time::sleep(CATCH_UP_EVERY).await;
+            if let Err(e) = backfill
+                .run_until(store.as_ref(), Some(next.into_std()))
+                .await
+            {
+                tracing::warn!("embedding papers in the background failed: {e:#}");
+            }
+            tokio::time::sleep_until(next).await;
         }
     });
     Ok(engine)
@@ -58,20 +103,29 @@ pub async fn catch_up(engine: &SearchEngine, store: &dyn Store) -> anyhow::Resul
         .catch_up(store)
         .await
         .context("updating the search index")?;
+    let embedded = engine.embedded();
     tracing::info!(
         indexed = done.indexed,
         removed = done.removed,
-        total = engine.len(),
+        embedded = embedded.done,
+        waiting_for_vectors = embedded.waiting,
         "search index is current"
     );
     Ok(())
 }
 
-/// `paperboy reindex`: rebuilds the search index from the store.
-pub async fn reindex(data_dir: &Path, store: Arc<dyn Store>) -> anyhow::Result<()> {
+/// `paperboy reindex`: rebuilds the search index from the store. With a transformer
+/// embedder the text index is done first, then the papers are embedded with progress; an
+/// interrupted run leaves a working keyword index, and `serve` with the same embedder embeds
+/// the rest.
+pub async fn reindex(
+    data_dir: &Path,
+    embedder: &EmbedderArgs,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let embedder = StaticEmbedder::builtin_shared().context("loading the built-in embedder")?;
-    let engine = SearchEngine::open(data_dir, embedder).context("opening the search index")?;
+    let engine =
+        SearchEngine::open(data_dir, embedder.load()?).context("opening the search index")?;
     let done = engine
         .rebuild(store.as_ref())
         .await
@@ -81,15 +135,34 @@ pub async fn reindex(data_dir: &Path, store: Arc<dyn Store>) -> anyhow::Result<(
         done.indexed,
         started.elapsed().as_secs_f64()
     );
+    if engine.embedded().waiting > 0 {
+        let embedding = std::time::Instant::now();
+        let p = Backfill::new(&engine)
+            .run_until(store.as_ref(), None)
+            .await
+            .context("embedding the papers")?;
+        println!(
+            "embedded {} papers in {:.1} s ({:.1} papers/s)",
+            p.done,
+            embedding.elapsed().as_secs_f64(),
+            p.rate
+        );
+    }
     Ok(())
 }
 
-/// `paperboy eval DIR --split test`: one line per mode with nDCG@10, Recall@100, MRR@10.
-pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+/// `paperboy eval DIR --split test`: one line per mode with nDCG@10, Recall@100, MRR@10, with
+/// the configured embedder (the built-in one is fitted to the corpus first).
+pub fn eval(args: &EvalArgs, embedder: &EmbedderArgs) -> anyhow::Result<()> {
     let data = Beir::load(&args.dir, &args.split)
         .with_context(|| format!("loading {}", args.dir.display()))?;
     let started = std::time::Instant::now();
-    let mut engine = data.engine().context("indexing the corpus")?;
+    let mut engine = match embedder.embedder {
+        EmbedderChoice::Builtin => data.engine(),
+        EmbedderChoice::Onnx(_) => data.engine_with(embedder.load()?),
+    }
+    .context("indexing the corpus")?;
+    let indexing = started.elapsed().as_secs_f64();
     if let Some(b) = args.title_boost {
         engine.set_title_boost(b);
     }
@@ -97,12 +170,13 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
         engine.semantic_weight = w;
     }
     println!(
-        "{}: {} documents, {} {} queries (indexed in {:.1} s)",
+        "{}: {} documents, {} {} queries, embedder {} (indexed in {indexing:.1} s, {:.0} documents/s)",
         args.dir.display(),
         data.docs.len(),
         data.queries.len(),
         args.split,
-        started.elapsed().as_secs_f64()
+        engine.embedder().id(),
+        data.docs.len() as f64 / indexing.max(1e-9),
     );
     for (name, mode) in [
         ("keyword ", SearchMode::Keyword),

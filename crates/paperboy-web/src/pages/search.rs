@@ -1,6 +1,8 @@
 //! The search page, `/search?q=…`: hybrid keyword + semantic results from the search engine
 //! (the store's plain word match when the server runs without one), with the matched words
-//! highlighted. The query box is in the header of every page.
+//! highlighted. The query box is in the header of every page. While a transformer embedder is
+//! still embedding the catalogue in the background, the page says results by meaning are
+//! partial.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -28,6 +30,8 @@ struct SearchPage {
     ctx: Ctx,
     q: String,
     results: Vec<Result_>,
+    /// Papers embedded so far and in all, while some still wait for their vector.
+    embedding: Option<(usize, usize)>,
 }
 
 /// Query parameters.
@@ -65,6 +69,10 @@ pub async fn show_search(
         )));
     }
     let mut results = Vec::new();
+    let embedding = state.search.as_ref().and_then(|engine| {
+        let e = engine.embedded();
+        (e.waiting > 0).then_some((e.done, e.done + e.waiting))
+    });
     if !q.is_empty() {
         match state.search.clone() {
             Some(engine) => {
@@ -95,5 +103,14 @@ pub async fn show_search(
             }
         }
     }
-    Ok(Html(SearchPage { ctx, q, results }.render()?).into_response())
+    Ok(Html(
+        SearchPage {
+            ctx,
+            q,
+            results,
+            embedding,
+        }
+        .render()?,
+    )
+    .into_response())
 }
