@@ -9,6 +9,10 @@ use sha2::{Digest, Sha256};
 /// The prefix of every token secret, so a leaked one is recognizable.
 pub const TOKEN_PREFIX: &str = "pb_";
 
+/// How finely a token's last use is recorded: a use within this long of the recorded one
+/// writes nothing, so API calls read instead of each writing the token's row.
+pub const TOKEN_USE_GRANULARITY: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Most query words the simple search looks at.
 pub const MAX_SEARCH_WORDS: usize = 8;
 
@@ -26,7 +30,7 @@ pub struct ApiToken {
     pub name: String,
     /// When it was made.
     pub created_at: DateTime<Utc>,
-    /// When it last authenticated a request.
+    /// When it last authenticated a request, to within [`TOKEN_USE_GRANULARITY`].
     pub last_used_at: Option<DateTime<Utc>>,
 }
 

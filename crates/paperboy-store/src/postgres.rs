@@ -1147,11 +1147,20 @@ impl Store for PgStore {
         let row = client
             .query_opt(
                 &format!(
-                    "WITH t AS (UPDATE api_tokens SET last_used_at = now()
-                         WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id)
+                    // The use is written at most once per TOKEN_USE_GRANULARITY: most API
+                    // calls only read, instead of each updating (and locking) the token's row.
+                    "WITH t AS (SELECT id, user_id, last_used_at FROM api_tokens
+                                WHERE token_hash = $1 AND revoked_at IS NULL),
+                          u AS (UPDATE api_tokens SET last_used_at = now()
+                                WHERE id = (SELECT id FROM t)
+                                  AND (last_used_at IS NULL
+                                       OR last_used_at < now() - make_interval(secs => $2)))
                      SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM t)"
                 ),
-                &[&hash],
+                &[
+                    &hash,
+                    &(crate::api::TOKEN_USE_GRANULARITY.num_seconds() as f64),
+                ],
             )
             .await?;
         row.as_ref().map(user_from_row).transpose()

@@ -1211,27 +1211,57 @@ impl Store for SqliteStore {
 
     async fn authenticate_api_token(&self, secret: &str) -> StoreResult<Option<User>> {
         let hash = crate::api::hash_token(secret);
-        self.write(move |conn| {
-            let user_id: Option<i64> = conn
-                .query_row(
-                    "UPDATE api_tokens SET last_used_at = ?1
-                     WHERE token_hash = ?2 AND revoked_at IS NULL RETURNING user_id",
-                    params![now_ms(), hash],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(user_id) = user_id else {
+        let now = now_ms();
+        let stale = now - crate::api::TOKEN_USE_GRANULARITY.num_milliseconds();
+        // Most calls only read (on the reader pool): the use is written at most once per
+        // TOKEN_USE_GRANULARITY, so API calls do not queue behind the single writer.
+        let found = self
+            .read({
+                let hash = hash.clone();
+                move |conn| {
+                    let token: Option<(i64, i64, Option<i64>)> = conn
+                        .query_row(
+                            "SELECT id, user_id, last_used_at FROM api_tokens
+                             WHERE token_hash = ?1 AND revoked_at IS NULL",
+                            [&hash],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .optional()?;
+                    let Some((token_id, user_id, used)) = token else {
+                        return Ok(None);
+                    };
+                    let user = conn
+                        .query_row(
+                            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                            [user_id],
+                            user_from_row,
+                        )
+                        .optional()?
+                        .transpose()?;
+                    Ok(user.map(|u| (token_id, used, u)))
+                }
+            })
+            .await?;
+        let Some((token_id, used, user)) = found else {
+            return Ok(None);
+        };
+        if used.is_none_or(|t| t < stale) {
+            let revoked = self
+                .write(move |conn| {
+                    let n = conn.execute(
+                        "UPDATE api_tokens SET last_used_at = ?1
+                         WHERE id = ?2 AND revoked_at IS NULL",
+                        params![now, token_id],
+                    )?;
+                    Ok(n == 0)
+                })
+                .await?;
+            // Revoked between the read and the write: refused, as it would be a moment later.
+            if revoked {
                 return Ok(None);
-            };
-            conn.query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                [user_id],
-                user_from_row,
-            )
-            .optional()?
-            .transpose()
-        })
-        .await
+            }
+        }
+        Ok(Some(user))
     }
 
     // ---- mail ----

@@ -61,7 +61,21 @@ async fn a_token_authenticates_its_owner_until_revoked(store: Arc<dyn Store>) {
         .expect("a user");
     assert_eq!(who.username, "ada");
     let listed = store.api_tokens(ada.id).await.expect("list");
-    assert!(listed[0].last_used_at.is_some(), "use is recorded");
+    let first_use = listed[0].last_used_at;
+    assert!(first_use.is_some(), "use is recorded");
+    // A use soon after is not written again (a read, not a write per API call).
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let again = store
+        .authenticate_api_token(&created.secret)
+        .await
+        .expect("auth")
+        .expect("a user");
+    assert_eq!(again.id, ada.id);
+    let listed = store.api_tokens(ada.id).await.expect("list");
+    assert_eq!(
+        listed[0].last_used_at, first_use,
+        "recorded once a minute at most"
+    );
     assert!(
         store
             .authenticate_api_token("pb_not-a-token")
