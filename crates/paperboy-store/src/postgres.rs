@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_search.sql"),
     include_str!("../migrations/postgres/0006_site.sql"),
     include_str!("../migrations/postgres/0007_mail_outbox.sql"),
+    include_str!("../migrations/postgres/0008_sweep_indexes.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.

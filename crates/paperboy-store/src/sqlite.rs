@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_search.sql"),
     include_str!("../migrations/sqlite/0006_site.sql"),
     include_str!("../migrations/sqlite/0007_mail_outbox.sql"),
+    include_str!("../migrations/sqlite/0008_sweep_indexes.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
