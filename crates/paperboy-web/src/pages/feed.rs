@@ -83,14 +83,17 @@ pub async fn show_latest_day(
         let date = parse_day(date).map_err(|e| AppError::BadRequest(e.to_string()))?;
         return Ok(Redirect::to(&format!("/papers/date/{}", fmt(date))).into_response());
     }
+    // The whole answer is cached, the lookup of the latest day included: the home page
+    // is the most visited and reads nothing from the store while its copy is fresh.
+    cached(&state, ctx, "/".to_owned(), |state, ctx| {
+        Box::pin(render_latest_day(state, ctx))
+    })
+    .await
+}
+
+async fn render_latest_day(state: &AppState, ctx: Ctx) -> Result<Response, AppError> {
     match state.store.latest_feed_date().await? {
-        Some(date) => {
-            let key = format!("/papers/date/{}", fmt(date));
-            cached(&state, ctx, key, move |state, ctx| {
-                Box::pin(render_day(state, ctx, date))
-            })
-            .await
-        }
+        Some(date) => render_day(state, ctx, date).await,
         None => {
             let today = chrono::Utc::now().date_naive();
             render(
