@@ -4,44 +4,20 @@
 //! embedding anything twice, papers added or changed meanwhile are embedded too, and a vote
 //! does not cost a paper its vector. `tests/onnx.rs` runs the same story with the transformer.
 
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
+use common::Counting;
 use paperboy_core::{ArxivId, NewPaper};
 use paperboy_search::backfill::{Backfill, saved_progress};
-use paperboy_search::{Embedded, Embedder, SearchEngine, SearchMode, SearchQuery, StaticEmbedder};
+use paperboy_search::{Embedded, SearchEngine, SearchMode, SearchQuery, StaticEmbedder};
 
-/// The built-in embedder, counting the documents it embeds (queries are not counted).
-struct Counting {
-    inner: StaticEmbedder,
-    documents: AtomicUsize,
-}
-
-impl Embedder for Counting {
-    fn id(&self) -> String {
-        self.inner.id()
-    }
-    fn dims(&self) -> usize {
-        self.inner.dims()
-    }
-    fn embed_documents(&self, texts: &[&str]) -> Vec<Vec<f32>> {
-        self.documents.fetch_add(texts.len(), Ordering::SeqCst);
-        self.inner.embed_documents(texts)
-    }
-    fn embed_query(&self, text: &str) -> Vec<f32> {
-        self.inner.embed_query(text)
-    }
-    fn deferred(&self) -> bool {
-        true
-    }
-}
-
+/// The built-in embedder, counting the documents it embeds and run the slow way.
 fn counting() -> Arc<Counting> {
-    Arc::new(Counting {
-        inner: StaticEmbedder::builtin().expect("built-in model"),
-        documents: AtomicUsize::new(0),
-    })
+    Counting::new(Arc::new(StaticEmbedder::builtin().expect("built-in model")))
 }
 
 const TOPICS: &[(&str, &str)] = &[

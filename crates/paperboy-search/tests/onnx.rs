@@ -9,11 +9,14 @@
 //! vectors, `PAPERBOY_TEST_PYTHON` with `onnxruntime`, `tokenizers` and `numpy`. Without them
 //! the tests print why and skip (fail under `PAPERBOY_STRICT_TESTS=1`).
 
+mod common;
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
+use common::Counting;
 use paperboy_core::{ArxivId, NewPaper};
 use paperboy_search::backfill::Backfill;
 use paperboy_search::embed::dot;
@@ -204,31 +207,6 @@ fn related_texts_are_closer_than_unrelated_ones() {
     );
 }
 
-/// The transformer, counting the documents it embeds.
-struct Counting {
-    inner: Arc<OnnxEmbedder>,
-    documents: AtomicUsize,
-}
-
-impl Embedder for Counting {
-    fn id(&self) -> String {
-        self.inner.id()
-    }
-    fn dims(&self) -> usize {
-        self.inner.dims()
-    }
-    fn embed_documents(&self, texts: &[&str]) -> Vec<Vec<f32>> {
-        self.documents.fetch_add(texts.len(), Ordering::SeqCst);
-        self.inner.embed_documents(texts)
-    }
-    fn embed_query(&self, text: &str) -> Vec<f32> {
-        self.inner.embed_query(text)
-    }
-    fn deferred(&self) -> bool {
-        self.inner.deferred()
-    }
-}
-
 const PAPERS: &[(&str, &str)] = &[
     (
         "Protein folding with attention",
@@ -284,12 +262,7 @@ async fn a_transformer_backfill_stopped_midway_resumes_without_embedding_twice()
         .collect();
     store.upsert_papers(&papers).await.expect("upsert");
     let dir = tempfile::tempdir().expect("dir");
-    let counting = |inner: &Arc<OnnxEmbedder>| {
-        Arc::new(Counting {
-            inner: inner.clone(),
-            documents: AtomicUsize::new(0),
-        })
-    };
+    let counting = |inner: &Arc<OnnxEmbedder>| Counting::new(inner.clone());
 
     let first = counting(&onnx);
     let engine = SearchEngine::open(dir.path(), first.clone()).expect("open");
