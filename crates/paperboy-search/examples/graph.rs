@@ -1,25 +1,57 @@
 //! Builds the vector graph again over the vectors of an index built by `paperboy reindex`
 //! (without touching it) and reports the time and the recall@10 against exact search, for
-//! tuning the graph's parameters on real embeddings.
+//! tuning the graph's parameters on real embeddings: with stored paper vectors as queries,
+//! and, given a file of queries, with their embeddings by the built-in embedder.
 //!
-//! `cargo run --release -p paperboy-search --example graph -- DATA_DIR [QUERIES]`
+//! `cargo run --release -p paperboy-search --example graph -- DATA_DIR [PAPERS [QUERIES.jsonl]]`
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use paperboy_search::AnnRecall;
+use paperboy_search::StaticEmbedder;
 use paperboy_search::ann::VectorIndex;
+
+/// Recall@10 of the graph against exact search: exact ids, and ties within
+/// [`AnnRecall::EPSILON`] of the 10th.
+fn recall(index: &VectorIndex, queries: &[Vec<f32>]) -> (f64, f64) {
+    let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
+    for v in queries {
+        let exact = index.exact(v, 10);
+        let Some(&(_, kth)) = exact.last() else {
+            continue;
+        };
+        wanted += exact.len();
+        for (s, score) in index.search(v, 10) {
+            found += usize::from(exact.iter().any(|x| x.0 == s));
+            close += usize::from(score >= kth - AnnRecall::EPSILON);
+        }
+    }
+    let share = |n: usize| n as f64 / wanted.max(1) as f64;
+    (share(found), share(close))
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let Some(dir) = args.get(1) else {
-        return Err("usage: graph DATA_DIR [QUERIES]".into());
+        return Err("usage: graph DATA_DIR [PAPERS [QUERIES.jsonl]]".into());
     };
-    let queries: usize = args.get(2).and_then(|q| q.parse().ok()).unwrap_or(200);
+    let papers: usize = args.get(2).and_then(|q| q.parse().ok()).unwrap_or(200);
+    let texts: Vec<String> = match args.get(3) {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+            .take(200)
+            .collect(),
+        None => Vec::new(),
+    };
     let src = PathBuf::from(dir).join("search");
     let tmp = tempfile::tempdir()?;
     std::fs::copy(src.join("vectors.log"), tmp.path().join("vectors.log"))?;
     let t = Instant::now();
-    let mut index = VectorIndex::open(tmp.path(), 352)?;
+    let embedder = StaticEmbedder::builtin_shared()?;
+    let mut index = VectorIndex::open(tmp.path(), embedder.dims())?;
     println!(
         "open: {:.1} s, {} vectors",
         t.elapsed().as_secs_f64(),
@@ -28,24 +60,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     index.link();
     println!("graph built in {:.1} s", t.elapsed().as_secs_f64());
-    let step = (index.slots_len() as usize / queries).max(1);
-    for ef in [32, 64, 96, 128, 200] {
+    let step = (index.slots_len() as usize / papers.max(1)).max(1);
+    let paper_vectors: Vec<Vec<f32>> = (0..index.slots_len())
+        .step_by(step)
+        .filter(|&s| index.is_live(s))
+        .take(papers)
+        .map(|s| index.vector(s))
+        .collect();
+    let query_vectors: Vec<Vec<f32>> = texts.iter().map(|q| embedder.embed_query(q)).collect();
+    for ef in [64, 128, 200, 256, 300, 400] {
         index.ef_search = ef;
-        let (mut found, mut wanted) = (0usize, 0usize);
         let t = Instant::now();
-        for s in (0..index.slots_len()).step_by(step).take(queries) {
-            let v = index.vector(s);
-            let exact: Vec<u32> = index.exact(&v, 10).into_iter().map(|x| x.0).collect();
-            wanted += exact.len();
-            found += index
-                .search(&v, 10)
-                .iter()
-                .filter(|x| exact.contains(&x.0))
-                .count();
+        let (p, pt) = recall(&index, &paper_vectors);
+        let mut line = format!("ef {ef:3}: recall@10 paper vectors {p:.4} (ties {pt:.4})");
+        if !query_vectors.is_empty() {
+            let (q, qt) = recall(&index, &query_vectors);
+            line += &format!(", queries {q:.4} (ties {qt:.4})");
         }
         println!(
-            "ef {ef}: recall@10 {:.4} ({:.1} s with the exact scans)",
-            found as f64 / wanted as f64,
+            "{line}  ({:.1} s with the exact scans)",
             t.elapsed().as_secs_f64()
         );
     }

@@ -17,8 +17,8 @@ use tantivy::schema::{
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
-    Term, doc,
+    DocAddress, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher,
+    SegmentOrdinal, TERMINATED, TantivyDocument, Term, doc,
 };
 
 use crate::ann::Slot;
@@ -490,17 +490,33 @@ impl TextIndex {
         searcher: &Searcher,
         key: &str,
     ) -> Result<Option<TantivyDocument>, SearchError> {
-        let q = TermQuery::new(
-            Term::from_field_text(self.fields.key, key),
-            IndexRecordOption::Basic,
-        );
-        let top = searcher
-            .search(&q, &TopDocs::with_limit(1).order_by_score())
-            .map_err(tv)?;
-        match top.first() {
-            Some((_, addr)) => Ok(Some(searcher.doc(*addr).map_err(tv)?)),
+        match self.address(searcher, key)? {
+            Some(addr) => Ok(Some(searcher.doc(addr).map_err(tv)?)),
             None => Ok(None),
         }
+    }
+
+    /// Where `key`'s live document is, read straight from each segment's postings of the key
+    /// (a search would hand one lookup to the executor's threads).
+    fn address(&self, searcher: &Searcher, key: &str) -> Result<Option<DocAddress>, SearchError> {
+        let term = Term::from_field_text(self.fields.key, key);
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let inverted = reader.inverted_index(self.fields.key).map_err(tv)?;
+            let Some(mut postings) = inverted
+                .read_postings(&term, IndexRecordOption::Basic)
+                .map_err(|e| SearchError::Index(e.to_string()))?
+            else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if reader.alive_bitset().is_none_or(|a| a.is_alive(doc)) {
+                    return Ok(Some(DocAddress::new(ord as SegmentOrdinal, doc)));
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(None)
     }
 
     /// Stored title and abstract of `key`, if it is indexed.
@@ -600,17 +616,58 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..cut])
 }
 
-/// Whether `text` uses query syntax: quotes, grouping, fields, boosts, ranges, or a word that
-/// starts with `+` or `-`.
+/// Whether `text` uses query syntax: a quoted phrase, a word that starts with `+` or `-`, a
+/// search field (`title:…`), `AND`/`OR`/`NOT`, or a boost (`word^2`). Parentheses, colons and
+/// the like alone are the punctuation of plain text ("innate lymphoid cells (ILCs)",
+/// "BERT: pre-training"): grouping means nothing without an operator, and plain words are
+/// answered much faster (see [`TextIndex::parse`]).
 fn has_query_syntax(text: &str) -> bool {
-    text.contains(['"', '(', ')', ':', '^', '*', '~', '[', ']', '{', '}'])
-        || text
-            .split_whitespace()
-            .any(|w| w.starts_with('+') || w.starts_with('-'))
+    const FIELDS: &[&str] = &["all", "title", "authors", "organization", "keywords"];
+    text.contains('"')
+        || text.split_whitespace().any(|w| {
+            let w = w.trim_start_matches('(');
+            let signed = (w.starts_with('+') || w.starts_with('-'))
+                && w[1..].starts_with(|c: char| c.is_alphanumeric());
+            let field = w.split_once(':').is_some_and(|(f, _)| FIELDS.contains(&f));
+            let boost = w
+                .split_once('^')
+                .is_some_and(|(a, b)| !a.is_empty() && b.starts_with(|c: char| c.is_ascii_digit()));
+            signed || field || boost || matches!(w, "AND" | "OR" | "NOT")
+        })
 }
 
 /// Days since 1970-01-01.
 fn day_number(d: chrono::NaiveDate) -> i64 {
     d.signed_duration_since(chrono::NaiveDate::default())
         .num_days()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_query_syntax_leaves_the_plain_words_path() {
+        for plain in [
+            "innate lymphoid cells (ILCs) in the gut",
+            "BERT: pre-training of deep bidirectional transformers",
+            "25(OH)D levels above 75 nmol/liter",
+            "oxaliplatin-based chemotherapy",
+            "the T cell receptor (TCR) signal - a review",
+            "x^y notation",
+        ] {
+            assert!(!has_query_syntax(plain), "{plain:?}");
+        }
+        for syntax in [
+            "\"graph neural network\"",
+            "diffusion -image",
+            "+diffusion video",
+            "title:transformer",
+            "(authors:hinton OR authors:lecun)",
+            "vision AND language",
+            "diffusion^2 model",
+        ] {
+            assert!(has_query_syntax(syntax), "{syntax:?}");
+        }
+    }
 }
