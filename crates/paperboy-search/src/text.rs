@@ -406,16 +406,15 @@ impl TextIndex {
         }
     }
 
-    fn slot_of(&self, searcher: &Searcher, addr: DocAddress) -> Result<Slot, SearchError> {
-        let column = searcher
-            .segment_reader(addr.segment_ord)
-            .fast_fields()
-            .u64("slot")
-            .map_err(tv)?;
-        let slot = column
-            .first(addr.doc_id)
-            .ok_or_else(|| SearchError::Index("a document has no slot".into()))?;
-        Ok(slot as Slot)
+    /// Each segment's column of slots, opened once for all the hits of a search: opening a
+    /// column reads its block table, which cost more than the lookups themselves.
+    fn slot_columns(&self, searcher: &Searcher) -> Result<SlotColumns, SearchError> {
+        searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.fast_fields().u64("slot").map_err(tv))
+            .collect::<Result<_, _>>()
+            .map(SlotColumns)
     }
 
     /// The best `limit` matches of `query` with their BM25 scores. Not counting every match
@@ -429,8 +428,9 @@ impl TextIndex {
         let top = searcher
             .search(query, &TopDocs::with_limit(limit.max(1)).order_by_score())
             .map_err(tv)?;
+        let slots = self.slot_columns(searcher)?;
         top.into_iter()
-            .map(|(score, addr)| Ok((self.slot_of(searcher, addr)?, score)))
+            .map(|(score, addr)| Ok((slots.get(addr)?, score)))
             .collect()
     }
 
@@ -457,9 +457,10 @@ impl TextIndex {
                 ),
             )
             .map_err(tv)?;
+        let slots = self.slot_columns(searcher)?;
         let hits = top
             .into_iter()
-            .map(|(v, addr)| Ok((self.slot_of(searcher, addr)?, v.unwrap_or(0) as f32)))
+            .map(|(v, addr)| Ok((slots.get(addr)?, v.unwrap_or(0) as f32)))
             .collect::<Result<_, SearchError>>()?;
         Ok((hits, count))
     }
@@ -476,9 +477,10 @@ impl TextIndex {
             return Ok(None);
         }
         let docs = searcher.search(query, &DocSetCollector).map_err(tv)?;
+        let slots = self.slot_columns(searcher)?;
         let mut slots = docs
             .into_iter()
-            .map(|addr| self.slot_of(searcher, addr))
+            .map(|addr| slots.get(addr))
             .collect::<Result<Vec<_>, _>>()?;
         slots.sort_unstable();
         Ok(Some(slots))
@@ -614,6 +616,20 @@ fn truncate(s: &str, max: usize) -> String {
     }
     let cut = s[..end].rfind(' ').unwrap_or(end);
     format!("{}…", &s[..cut])
+}
+
+/// The slot column of each segment of one searcher.
+struct SlotColumns(Vec<tantivy::columnar::Column<u64>>);
+
+impl SlotColumns {
+    /// The slot of the document at `addr`.
+    fn get(&self, addr: DocAddress) -> Result<Slot, SearchError> {
+        self.0
+            .get(addr.segment_ord as usize)
+            .and_then(|c| c.first(addr.doc_id))
+            .map(|s| s as Slot)
+            .ok_or_else(|| SearchError::Index("a document has no slot".into()))
+    }
 }
 
 /// Whether `text` uses query syntax: a quoted phrase, a word that starts with `+` or `-`, a
