@@ -888,20 +888,40 @@ impl SearchEngine {
         } else {
             None
         };
-        let vectors = self.read_vectors();
-        let mut hits = Vec::new();
-        for (slot, score) in ranked.into_iter().skip(offset).take(limit) {
-            let Some(key) = vectors.key(slot) else {
-                continue;
-            };
-            let key = key.to_owned();
-            let (t, s) = if highlight {
-                match self.text.stored(searcher, &key)? {
-                    Some(doc) => self.text.highlight(&doc, gens.as_ref()),
-                    None => (Vec::new(), Vec::new()),
-                }
-            } else {
-                (Vec::new(), Vec::new())
+        let page: Vec<(String, f32)> = {
+            let vectors = self.read_vectors();
+            ranked
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .filter_map(|(slot, score)| vectors.key(slot).map(|k| (k.to_owned(), score)))
+                .collect()
+        };
+        // Highlighting reads and tokenizes each hit's title and abstract: the hits are
+        // shared among the search threads, which are idle by now.
+        let highlighted = if highlight {
+            searcher
+                .index()
+                .search_executor()
+                .map(
+                    |key: &String| {
+                        Ok(self
+                            .text
+                            .stored(searcher, key)
+                            .map(|doc| doc.map(|d| self.text.highlight(&d, gens.as_ref()))))
+                    },
+                    page.iter().map(|p| &p.0),
+                )
+                .map_err(|e| SearchError::Index(e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        let mut highlighted = highlighted.into_iter();
+        let mut hits = Vec::with_capacity(page.len());
+        for (key, score) in page {
+            let (t, s) = match highlighted.next() {
+                Some(h) => h?.unwrap_or_default(),
+                None => (Vec::new(), Vec::new()),
             };
             hits.push(Hit {
                 key,

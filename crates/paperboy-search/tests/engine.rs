@@ -382,18 +382,23 @@ async fn compacting_merges_segments_and_changes_no_answer() {
         "graph networks",
         "study",
     ];
-    let answers = |e: &SearchEngine| -> Vec<Vec<(String, u32)>> {
+    // Papers with equal scores come in the order of their place in the index, which merging
+    // changes (and background merges may already have): within a tie, by key.
+    let answers = |e: &SearchEngine| -> Vec<Vec<(u32, String)>> {
         queries
             .iter()
             .map(|q| {
                 let mut sq = kw(q);
                 sq.limit = 50;
-                e.search(&sq)
+                let mut hits: Vec<(u32, String)> = e
+                    .search(&sq)
                     .expect("search")
                     .hits
                     .into_iter()
-                    .map(|h| (h.key, (h.score * 1e4).round() as u32))
-                    .collect()
+                    .map(|h| ((h.score * 1e4).round() as u32, h.key))
+                    .collect();
+                hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                hits
             })
             .collect()
     };
