@@ -100,8 +100,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Recall of the vector graph against exact search, and semantic latency, by ef.
     let sample: Vec<&str> = queries.iter().take(200).map(String::as_str).collect();
     let papers: Vec<String> = keys.iter().step_by(25).take(200).cloned().collect();
-    for ef in [64, 96, 128, 200, 300] {
-        engine.set_ef_search(ef);
+    for ef in [64, 128, 200, 256, 300, 400, 512] {
+        engine.set_ef_search(ef, ef);
         let recall = engine.ann_recall(&sample, 10);
         let recall_papers = engine.ann_recall_of_papers(&papers, 10);
         let mut times = Vec::new();
@@ -126,7 +126,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             pct(times, 0.99)
         );
     }
-    engine.set_ef_search(paperboy_search::ann::DEFAULT_EF_SEARCH);
+    engine.set_ef_search(
+        paperboy_search::ann::DEFAULT_EF_SEARCH,
+        paperboy_search::ann::QUERY_EF_SEARCH,
+    );
 
     // SQLite FTS5 over the same papers.
     let store = dir.join("paperboy.sqlite");

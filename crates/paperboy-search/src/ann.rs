@@ -29,11 +29,17 @@ use crate::hnsw::{Codes, Hnsw, QuantizedQuery, quantize};
 /// Live vectors from which the index switches from exact scans to the graph.
 pub const ANN_MIN: usize = 20_000;
 
-/// Candidates the graph search keeps (at least `k`): recall@10 against exact search on the
-/// built-in embedder's vectors of 1M papers is measured by `examples/bench.rs`. Queries are
-/// harder than papers (short texts land between the clusters): on 196k papers, SciFact
-/// queries' recall@10 is 0.912 at 128, 0.941 at 200 and 0.955 at 300, papers' 0.968 at 128.
+/// Candidates the graph search keeps (at least `k`) when the query is a stored paper's vector
+/// (similar papers, recommendations). Measured by `examples/bench.rs` on the built-in
+/// embedder's vectors of 1M papers (2026-11-29): recall@10 against exact search 0.946 at 128,
+/// 0.954 at 200, 0.960 at 256, 0.969 at 400.
 pub const DEFAULT_EF_SEARCH: usize = 256;
+
+/// Candidates kept when the query is a searcher's text: short texts land between the clusters
+/// and are harder to follow. On the same 1M papers, SciFact claims' recall@10 is 0.899 at 200,
+/// 0.916 at 256, 0.941 at 400 and 0.952 at 512 (semantic top 10 p50 1.06 ms at 256, 1.88 ms
+/// at 512).
+pub const QUERY_EF_SEARCH: usize = 512;
 
 /// Slots added since the graph was saved below which it is not saved again (they are
 /// scanned exactly after a restart, until the next flush links them).
@@ -54,8 +60,10 @@ pub struct VectorIndex {
     graph: Option<Hnsw>,
     /// Slots covered by the graph file on disk.
     saved: usize,
-    /// Candidates kept by a graph search (at least the `k` asked for).
+    /// Candidates kept by a graph search for a paper's vector (at least the `k` asked for).
     pub ef_search: usize,
+    /// Candidates kept by a graph search for a text query's vector.
+    pub ef_query: usize,
     log: Option<(PathBuf, usize)>,
     pending: Vec<u8>,
     /// Reserved slots of keys waiting for their vector.
@@ -82,6 +90,7 @@ impl VectorIndex {
             graph: None,
             saved: 0,
             ef_search: DEFAULT_EF_SEARCH,
+            ef_query: QUERY_EF_SEARCH,
             log: None,
             pending: Vec::new(),
             unembedded: HashMap::new(),
@@ -469,6 +478,11 @@ impl VectorIndex {
     /// The `k` live slots most similar to `query`, best first: the graph's candidates (and
     /// the slots not linked yet) scored exactly; an exact scan without a graph.
     pub fn search(&self, query: &[f32], k: usize) -> Vec<(Slot, f32)> {
+        self.search_ef(query, k, self.ef_search)
+    }
+
+    /// Like [`Self::search`], keeping `ef` candidates in the graph (at least `k`).
+    pub fn search_ef(&self, query: &[f32], k: usize, ef: usize) -> Vec<(Slot, f32)> {
         let Some(graph) = &self.graph else {
             return self.exact(query, k);
         };
@@ -477,7 +491,7 @@ impl VectorIndex {
             codes: &self.codes,
             scales: &self.scales,
         };
-        let ef = self.ef_search.max(k);
+        let ef = ef.max(k);
         let mut top = TopK::new(k);
         for (s, _) in graph.search(&codes, &QuantizedQuery::new(query), ef) {
             if self.is_live(s) {

@@ -841,7 +841,7 @@ impl SearchEngine {
         let qv = self.embedder.embed_query(text);
         let vectors = self.read_vectors();
         let sem = match &filter {
-            None => vectors.search(&qv, pool),
+            None => vectors.search_ef(&qv, pool, vectors.ef_query),
             Some(f) => match self
                 .text
                 .all_slots(&searcher, f.as_ref(), EXACT_FILTER_MAX)?
@@ -851,7 +851,7 @@ impl SearchEngine {
                     let allowed = self.text.all_slots(&searcher, f.as_ref(), usize::MAX)?;
                     let allowed: HashSet<Slot> = allowed.unwrap_or_default().into_iter().collect();
                     vectors
-                        .search(&qv, pool * 8)
+                        .search_ef(&qv, pool * 8, vectors.ef_query)
                         .into_iter()
                         .filter(|(s, _)| allowed.contains(s))
                         .take(pool)
@@ -958,13 +958,16 @@ impl SearchEngine {
             .iter()
             .map(|q| self.embedder.embed_query(q))
             .collect();
-        self.recall_of(&vectors, k)
+        self.recall_of(&vectors, k, true)
     }
 
-    /// Sets how many candidates a vector-graph search keeps (at least the `k` asked for;
-    /// default [`ann::DEFAULT_EF_SEARCH`]): more is slower and finds more of the exact top.
-    pub fn set_ef_search(&self, ef: usize) {
-        self.write_vectors().ef_search = ef;
+    /// Sets how many candidates a vector-graph search keeps (at least the `k` asked for) for
+    /// a paper's vector and for a text query's (defaults [`ann::DEFAULT_EF_SEARCH`] and
+    /// [`ann::QUERY_EF_SEARCH`]): more is slower and finds more of the exact top.
+    pub fn set_ef_search(&self, papers: usize, queries: usize) {
+        let mut v = self.write_vectors();
+        v.ef_search = papers;
+        v.ef_query = queries;
     }
 
     /// Like [`Self::ann_recall`], with the stored vectors of `keys` as queries (the
@@ -976,11 +979,17 @@ impl SearchEngine {
                 .filter_map(|key| vectors.slot(key).map(|s| vectors.vector(s)))
                 .collect()
         };
-        self.recall_of(&queries, k)
+        self.recall_of(&queries, k, false)
     }
 
-    fn recall_of(&self, queries: &[Vec<f32>], k: usize) -> AnnRecall {
+    /// Recall of `queries` (text queries' vectors, or papers') against exact search.
+    fn recall_of(&self, queries: &[Vec<f32>], k: usize, texts: bool) -> AnnRecall {
         let vectors = self.read_vectors();
+        let ef = if texts {
+            vectors.ef_query
+        } else {
+            vectors.ef_search
+        };
         let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
         for v in queries {
             let exact = vectors.exact(v, k);
@@ -989,7 +998,7 @@ impl SearchEngine {
             };
             let exact: HashSet<Slot> = exact.into_iter().map(|x| x.0).collect();
             wanted += exact.len();
-            for (s, score) in vectors.search(v, k) {
+            for (s, score) in vectors.search_ef(v, k, ef) {
                 found += usize::from(exact.contains(&s));
                 close += usize::from(score >= kth - AnnRecall::EPSILON);
             }
