@@ -374,8 +374,8 @@ impl VectorIndex {
         Ok(())
     }
 
-    /// Saves the graph when at least [`SAVE_MIN`] slots were linked since it was last saved
-    /// (the end of a catch-up calls this; fewer are scanned exactly after a restart).
+    /// Saves the graph when at least `SAVE_MIN` (1,000) slots were linked since it was last
+    /// saved (the end of a catch-up calls this; fewer are scanned exactly after a restart).
     pub fn save_graph(&mut self) -> Result<(), SearchError> {
         if self.graph_len().saturating_sub(self.saved) >= SAVE_MIN {
             self.write_graph()?;

@@ -6,7 +6,7 @@
 //! (400 bad input, 401 no or bad token, 403 suspended, 404 unknown, 413 body too large,
 //! 429 too many writes, 502 arXiv unreachable); bad input is never a 500. Handlers parse the
 //! query string themselves, so no extractor rejection can answer in another format, and
-//! [`json_errors`] turns anything axum answers on its own (405, 413…) into the same shape.
+//! `json_errors` turns anything axum answers on its own (405, 413…) into the same shape.
 
 mod auth;
 mod cache;
