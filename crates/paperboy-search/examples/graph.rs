@@ -8,28 +8,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use paperboy_search::AnnRecall;
 use paperboy_search::StaticEmbedder;
 use paperboy_search::ann::VectorIndex;
-
-/// Recall@10 of the graph against exact search: exact ids, and ties within
-/// [`AnnRecall::EPSILON`] of the 10th.
-fn recall(index: &VectorIndex, queries: &[Vec<f32>]) -> (f64, f64) {
-    let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
-    for v in queries {
-        let exact = index.exact(v, 10);
-        let Some(&(_, kth)) = exact.last() else {
-            continue;
-        };
-        wanted += exact.len();
-        for (s, score) in index.search(v, 10) {
-            found += usize::from(exact.iter().any(|x| x.0 == s));
-            close += usize::from(score >= kth - AnnRecall::EPSILON);
-        }
-    }
-    let share = |n: usize| n as f64 / wanted.max(1) as f64;
-    (share(found), share(close))
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -69,13 +49,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let query_vectors: Vec<Vec<f32>> = texts.iter().map(|q| embedder.embed_query(q)).collect();
     for ef in [64, 128, 200, 256, 300, 400] {
-        index.ef_search = ef;
         let t = Instant::now();
-        let (p, pt) = recall(&index, &paper_vectors);
-        let mut line = format!("ef {ef:3}: recall@10 paper vectors {p:.4} (ties {pt:.4})");
+        let p = index.recall(&paper_vectors, 10, ef);
+        let mut line = format!(
+            "ef {ef:3}: recall@10 paper vectors {:.4} (ties {:.4})",
+            p.exact_ids, p.within_epsilon
+        );
         if !query_vectors.is_empty() {
-            let (q, qt) = recall(&index, &query_vectors);
-            line += &format!(", queries {q:.4} (ties {qt:.4})");
+            let q = index.recall(&query_vectors, 10, ef);
+            line += &format!(
+                ", queries {:.4} (ties {:.4})",
+                q.exact_ids, q.within_epsilon
+            );
         }
         println!(
             "{line}  ({:.1} s with the exact scans)",

@@ -18,13 +18,13 @@
 //! every replay; `hnsw.bin`, the graph over the slots that existed when it was saved (saved
 //! when enough slots were added since, see [`VectorIndex::save_graph`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::SearchError;
 use crate::hnsw::{Codes, Hnsw, QuantizedQuery, quantize};
+use crate::{AnnRecall, SearchError};
 
 /// Live vectors from which the index switches from exact scans to the graph.
 pub const ANN_MIN: usize = 20_000;
@@ -505,6 +505,35 @@ impl VectorIndex {
         }
         top.into_sorted()
     }
+
+    /// How much of the exact top `k` a graph search keeping `ef` candidates returns for
+    /// `queries` (a diagnostic of the approximate search on real vectors).
+    pub fn recall(&self, queries: &[Vec<f32>], k: usize, ef: usize) -> AnnRecall {
+        let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
+        for v in queries {
+            let exact = self.exact(v, k);
+            let Some(&(_, kth)) = exact.last() else {
+                continue;
+            };
+            let exact: HashSet<Slot> = exact.into_iter().map(|x| x.0).collect();
+            wanted += exact.len();
+            for (s, score) in self.search_ef(v, k, ef) {
+                found += usize::from(exact.contains(&s));
+                close += usize::from(score >= kth - AnnRecall::EPSILON);
+            }
+        }
+        let share = |n: usize| {
+            if wanted == 0 {
+                1.0
+            } else {
+                n as f64 / wanted as f64
+            }
+        };
+        AnnRecall {
+            exact_ids: share(found),
+            within_epsilon: share(close),
+        }
+    }
 }
 
 /// Keeps the `k` best (slot, score) pairs.
@@ -614,6 +643,10 @@ mod tests {
         let recall = found as f64 / (10 * queries.len()) as f64;
         eprintln!("recall@10 {recall}");
         assert!(recall >= 0.95, "recall@10 {recall}");
+        // The diagnostic the benchmark reports counts the same way.
+        let measured = index.recall(&queries, 10, index.ef_search);
+        assert!((measured.exact_ids - recall).abs() < 1e-12, "{measured:?}");
+        assert!(measured.within_epsilon >= measured.exact_ids);
     }
 
     /// Paper-like texts: each mixes words of a main topic with some of another topic and

@@ -958,7 +958,8 @@ impl SearchEngine {
             .iter()
             .map(|q| self.embedder.embed_query(q))
             .collect();
-        self.recall_of(&vectors, k, true)
+        let index = self.read_vectors();
+        index.recall(&vectors, k, index.ef_query)
     }
 
     /// Sets how many candidates a vector-graph search keeps (at least the `k` asked for) for
@@ -973,47 +974,12 @@ impl SearchEngine {
     /// Like [`Self::ann_recall`], with the stored vectors of `keys` as queries (the
     /// neighbourhoods that similar papers and recommendations ask for).
     pub fn ann_recall_of_papers(&self, keys: &[String], k: usize) -> AnnRecall {
-        let queries: Vec<Vec<f32>> = {
-            let vectors = self.read_vectors();
-            keys.iter()
-                .filter_map(|key| vectors.slot(key).map(|s| vectors.vector(s)))
-                .collect()
-        };
-        self.recall_of(&queries, k, false)
-    }
-
-    /// Recall of `queries` (text queries' vectors, or papers') against exact search.
-    fn recall_of(&self, queries: &[Vec<f32>], k: usize, texts: bool) -> AnnRecall {
         let vectors = self.read_vectors();
-        let ef = if texts {
-            vectors.ef_query
-        } else {
-            vectors.ef_search
-        };
-        let (mut found, mut close, mut wanted) = (0usize, 0usize, 0usize);
-        for v in queries {
-            let exact = vectors.exact(v, k);
-            let Some(&(_, kth)) = exact.last() else {
-                continue;
-            };
-            let exact: HashSet<Slot> = exact.into_iter().map(|x| x.0).collect();
-            wanted += exact.len();
-            for (s, score) in vectors.search_ef(v, k, ef) {
-                found += usize::from(exact.contains(&s));
-                close += usize::from(score >= kth - AnnRecall::EPSILON);
-            }
-        }
-        let share = |n: usize| {
-            if wanted == 0 {
-                1.0
-            } else {
-                n as f64 / wanted as f64
-            }
-        };
-        AnnRecall {
-            exact_ids: share(found),
-            within_epsilon: share(close),
-        }
+        let queries: Vec<Vec<f32>> = keys
+            .iter()
+            .filter_map(|key| vectors.slot(key).map(|s| vectors.vector(s)))
+            .collect();
+        vectors.recall(&queries, k, vectors.ef_search)
     }
 
     /// The `k` papers most similar to `id` (not itself), by embedding.

@@ -286,7 +286,8 @@ impl TextIndex {
     /// syntax (quoted phrases, `+`/`-`, fields, …) go through tantivy's lenient parser.
     pub fn parse(&self, text: &str) -> Box<dyn Query> {
         let f = &self.fields;
-        if has_query_syntax(text) {
+        let schema = self.index.schema();
+        if has_query_syntax(text, |name| schema.get_field(name).is_ok()) {
             let mut parser = QueryParser::for_index(
                 &self.index,
                 vec![f.all, f.title, f.authors, f.organization, f.keywords],
@@ -633,18 +634,17 @@ impl SlotColumns {
 }
 
 /// Whether `text` uses query syntax: a quoted phrase, a word that starts with `+` or `-`, a
-/// search field (`title:…`), `AND`/`OR`/`NOT`, or a boost (`word^2`). Parentheses, colons and
-/// the like alone are the punctuation of plain text ("innate lymphoid cells (ILCs)",
-/// "BERT: pre-training"): grouping means nothing without an operator, and plain words are
-/// answered much faster (see [`TextIndex::parse`]).
-fn has_query_syntax(text: &str) -> bool {
-    const FIELDS: &[&str] = &["all", "title", "authors", "organization", "keywords"];
+/// search field (`title:…`, any name `is_field` knows, as tantivy's parser does), `AND`/`OR`/
+/// `NOT`, or a boost (`word^2`). Parentheses, colons and the like alone are the punctuation of
+/// plain text ("innate lymphoid cells (ILCs)", "BERT: pre-training"): grouping means nothing
+/// without an operator, and plain words are answered much faster (see [`TextIndex::parse`]).
+fn has_query_syntax(text: &str, is_field: impl Fn(&str) -> bool) -> bool {
     text.contains('"')
         || text.split_whitespace().any(|w| {
             let w = w.trim_start_matches('(');
             let signed = (w.starts_with('+') || w.starts_with('-'))
                 && w[1..].starts_with(|c: char| c.is_alphanumeric());
-            let field = w.split_once(':').is_some_and(|(f, _)| FIELDS.contains(&f));
+            let field = w.split_once(':').is_some_and(|(f, _)| is_field(f));
             let boost = w
                 .split_once('^')
                 .is_some_and(|(a, b)| !a.is_empty() && b.starts_with(|c: char| c.is_ascii_digit()));
@@ -664,6 +664,10 @@ mod tests {
 
     #[test]
     fn only_real_query_syntax_leaves_the_plain_words_path() {
+        let index = TextIndex::open(None).expect("index");
+        let schema = index.index.schema();
+        let has_query_syntax =
+            |text: &str| has_query_syntax(text, |name| schema.get_field(name).is_ok());
         for plain in [
             "innate lymphoid cells (ILCs) in the gut",
             "BERT: pre-training of deep bidirectional transformers",
@@ -679,6 +683,7 @@ mod tests {
             "diffusion -image",
             "+diffusion video",
             "title:transformer",
+            "category:cs.CL diffusion",
             "(authors:hinton OR authors:lecun)",
             "vision AND language",
             "diffusion^2 model",
