@@ -3,7 +3,12 @@
 //! vector index against exact search, and the same keyword queries on SQLite FTS5 over the
 //! same papers. Run by `scripts/bench-search.sh`.
 //!
-//! `cargo run --release -p paperboy-search --example bench -- DATA_DIR QUERIES.jsonl`
+//! `cargo run --release -p paperboy-search --example bench -- DATA_DIR QUERIES.jsonl
+//! [--latency-only] [--common-share X] [--runs N]`
+//!
+//! `--latency-only` stops after the query latencies; `--common-share 1.0` scores every keyword
+//! query in full (no split into rare and common words), for comparison; `--runs N` repeats
+//! the latency rounds N times.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,8 +29,23 @@ fn ms(t: Instant) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(dir), Some(qfile)) = (args.get(1), args.get(2)) else {
-        return Err("usage: bench DATA_DIR QUERIES.jsonl".into());
+        return Err(
+            "usage: bench DATA_DIR QUERIES.jsonl [--latency-only] [--common-share X] [--runs N]"
+                .into(),
+        );
     };
+    let option = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let latency_only = args.iter().any(|a| a == "--latency-only");
+    let common_share: Option<f64> = option("--common-share").map(|s| s.parse()).transpose()?;
+    let runs: usize = option("--runs")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1);
     let dir = PathBuf::from(dir);
     let queries: Vec<String> = std::fs::read_to_string(qfile)?
         .lines()
@@ -35,32 +55,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
 
     let t = Instant::now();
-    let engine = SearchEngine::open(&dir, StaticEmbedder::builtin_shared()?)?;
+    let mut engine = SearchEngine::open(&dir, StaticEmbedder::builtin_shared()?)?;
     println!("open: {:.0} ms, {} papers", ms(t), engine.len());
+    if let Some(share) = common_share {
+        engine.set_common_share(share);
+        println!("common share: {share}");
+    }
 
     // Latency of whole queries (20 highlighted hits), then of their parts.
-    for (name, mode, highlight) in [
-        ("keyword", SearchMode::Keyword, true),
-        ("hybrid", SearchMode::Hybrid, true),
-        ("keyword, no highlighting", SearchMode::Keyword, false),
-        ("semantic, no highlighting", SearchMode::Semantic, false),
-        ("hybrid, no highlighting", SearchMode::Hybrid, false),
-    ] {
-        let mut times = Vec::new();
-        for q in &queries {
-            let mut sq = SearchQuery::new(q.clone());
-            sq.mode = mode;
-            sq.highlight = highlight;
-            let t = Instant::now();
-            let r = engine.search(&sq)?;
-            times.push(ms(t));
-            std::hint::black_box(r);
+    for _ in 0..runs {
+        for (name, mode, highlight) in [
+            ("keyword", SearchMode::Keyword, true),
+            ("hybrid", SearchMode::Hybrid, true),
+            ("keyword, no highlighting", SearchMode::Keyword, false),
+            ("semantic, no highlighting", SearchMode::Semantic, false),
+            ("hybrid, no highlighting", SearchMode::Hybrid, false),
+        ] {
+            let mut times = Vec::new();
+            for q in &queries {
+                let mut sq = SearchQuery::new(q.clone());
+                sq.mode = mode;
+                sq.highlight = highlight;
+                let t = Instant::now();
+                let r = engine.search(&sq)?;
+                times.push(ms(t));
+                std::hint::black_box(r);
+            }
+            let (p50, p99) = (pct(times.clone(), 0.5), pct(times, 0.99));
+            println!(
+                "{name:26} p50 {p50:.2} ms  p99 {p99:.2} ms  ({} queries)",
+                queries.len()
+            );
         }
-        let (p50, p99) = (pct(times.clone(), 0.5), pct(times, 0.99));
-        println!(
-            "{name:26} p50 {p50:.2} ms  p99 {p99:.2} ms  ({} queries)",
-            queries.len()
-        );
+    }
+    if latency_only {
+        return Ok(());
     }
     let embedder = engine.embedder().clone();
     let mut times = Vec::new();

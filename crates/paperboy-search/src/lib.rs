@@ -52,6 +52,9 @@ pub enum SearchError {
     /// The store failed while the index caught up.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another process (a running `paperboy serve`, say) has the index open for writing.
+    #[error("the search index in {0} is in use by another process")]
+    InUse(String),
 }
 
 /// Weight of the semantic side in hybrid fusion (z-scores per query; tuned on SciFact train).
@@ -383,6 +386,8 @@ fn io(path: &Path, e: impl std::fmt::Display) -> SearchError {
 impl SearchEngine {
     /// Opens (or creates) the index under `data_dir/search/`. When the index was built with a
     /// different embedder, or is unreadable, it is emptied and the next catch-up rebuilds it.
+    /// One process at a time has an index open: while another holds it, this fails with
+    /// [`SearchError::InUse`] and changes nothing.
     pub fn open(data_dir: &Path, embedder: Arc<dyn Embedder>) -> Result<Self, SearchError> {
         let dir = data_dir.join("search");
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
@@ -391,33 +396,40 @@ impl SearchEngine {
             Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
             Err(_) => EngineState::default(),
         };
-        if state.embedder != embedder.id() && state_path.exists() {
+        // The text index's writer lock comes first: an index another process has open is
+        // an error, and is neither read nor emptied under it.
+        let text_dir = dir.join("text");
+        let text = match TextIndex::open(Some(&text_dir)) {
+            Ok(t) => Some(t),
+            Err(e @ SearchError::InUse(_)) => return Err(e),
+            Err(e) => {
+                // Also what an index written with an older schema gives.
+                tracing::warn!(error = %e, "the search index is unreadable: it is rebuilt");
+                None
+            }
+        };
+        let changed = state.embedder != embedder.id() && state_path.exists();
+        if changed {
             tracing::info!(
                 was = %state.embedder,
                 now = %embedder.id(),
                 "the embedder changed: the search index is rebuilt"
             );
-            Self::wipe(&dir)?;
         }
-        let mut wiped = false;
-        let text = match TextIndex::open(Some(&dir.join("text"))) {
-            Ok(t) => t,
-            Err(e) => {
-                // Also what an index written with an older schema gives.
-                tracing::warn!(error = %e, "the search index is unreadable: it is rebuilt");
+        let (text, wiped) = match text {
+            Some(t) if !changed => (t, false),
+            held => {
+                // Released while the files go: this process alone wipes them, since it
+                // held the lock until now.
+                drop(held);
                 Self::wipe(&dir)?;
-                wiped = true;
-                TextIndex::open(Some(&dir.join("text")))?
+                (TextIndex::open(Some(&text_dir))?, true)
             }
         };
         let vectors = VectorIndex::open(&dir, embedder.dims())?;
         let state = EngineState {
             // After a wipe the next catch-up starts from the beginning.
-            cursor: if state.embedder == embedder.id() && !wiped {
-                state.cursor
-            } else {
-                None
-            },
+            cursor: if !wiped { state.cursor } else { None },
             embedder: embedder.id(),
         };
         Ok(Self {
@@ -478,6 +490,12 @@ impl SearchEngine {
     /// Sets the title boost of keyword queries (relative to title + abstract).
     pub fn set_title_boost(&mut self, boost: f32) {
         self.text.title_boost = boost;
+    }
+
+    /// Sets the share of documents above which a query word counts as common (1.0: none
+    /// does, every query is scored in full; see [`text::KeywordQuery`]).
+    pub fn set_common_share(&mut self, share: f64) {
+        self.text.common_share = share;
     }
 
     /// Whether catch-ups index text only and leave the vectors to [`Self::backfill`] (the
@@ -807,8 +825,12 @@ impl SearchEngine {
         let limit = q.limit;
         if text.is_empty() || q.sort != SearchSort::Relevance {
             // Filters only, or an explicit order: keyword matches by the sort field.
-            let query = (!text.is_empty())
-                .then(|| TextIndex::and(self.text.parse(text), filter.as_deref()));
+            let query = (!text.is_empty()).then(|| {
+                TextIndex::and(
+                    self.text.parse(&searcher, text).into_full(),
+                    filter.as_deref(),
+                )
+            });
             let query = query.or(filter);
             let (top, total) = self.text.top_by_field(
                 &searcher,
@@ -819,7 +841,7 @@ impl SearchEngine {
             )?;
             return self.page(&searcher, text, top, total, 0, limit, q.highlight);
         }
-        let kw_query = TextIndex::and(self.text.parse(text), filter.as_deref());
+        let kw_query = self.text.parse(&searcher, text);
         // Keyword results alone need only the page asked for (a small top lets block-max
         // WAND skip more); fusion ranks a pool of candidates from each side.
         let pool = if q.mode == SearchMode::Keyword {
@@ -830,7 +852,8 @@ impl SearchEngine {
         let kw = if q.mode == SearchMode::Semantic {
             Vec::new()
         } else {
-            self.text.top(&searcher, kw_query.as_ref(), pool)?
+            self.text
+                .top_keyword(&searcher, &kw_query, filter.as_deref(), pool)?
         };
         // Fewer than asked for: every match is in the list.
         let kw_complete = kw.len() < pool;

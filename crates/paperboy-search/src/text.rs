@@ -3,13 +3,14 @@
 //! has-code) and sort fields (published, upvotes). Each document carries the slot of its
 //! vector in the [`crate::ann::VectorIndex`], so the two sides join without lookups.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, Occur, Query, QueryParser,
+    RangeQuery, Scorer, TermQuery,
 };
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -17,7 +18,7 @@ use tantivy::schema::{
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{
-    DocAddress, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher,
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher,
     SegmentOrdinal, TERMINATED, TantivyDocument, Term, doc,
 };
 
@@ -26,6 +27,20 @@ use crate::{Filters, SearchDoc, SearchError, Segment};
 
 /// Title boost relative to the other text fields (tuned on SciFact train).
 pub const TITLE_BOOST: f32 = 0.3;
+
+/// Share of the documents above which a query word counts as common (see [`KeywordQuery`];
+/// tuned on SciFact train).
+pub const COMMON_SHARE: f64 = 0.05;
+
+/// Candidates the rare words of a split query find per hit asked for.
+pub const CANDIDATES_PER_HIT: usize = 3;
+
+/// Fewest candidates the rare words of a split query find.
+pub const MIN_CANDIDATES: usize = 100;
+
+/// Fewest words (after stop words) a query needs to be split: shorter queries are fast in
+/// full, and each of their words counts.
+pub const SPLIT_MIN_WORDS: usize = 5;
 
 /// English stop words left out of plain-word queries (Lucene's list).
 const STOP_WORDS: &[&str] = &[
@@ -95,6 +110,8 @@ pub struct TextIndex {
     reader: IndexReader,
     /// Title boost used by the query parser.
     pub title_boost: f32,
+    /// Share of the documents above which a query word counts as common.
+    pub common_share: f64,
 }
 
 /// Threads that search one query's segments (and segments a compacted index keeps).
@@ -130,7 +147,12 @@ impl TextIndex {
         if threads > 1 {
             index.set_multithread_executor(threads).map_err(tv)?;
         }
-        let writer = index.writer(64_000_000).map_err(tv)?;
+        let writer = index.writer(64_000_000).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => SearchError::InUse(
+                dir.map_or_else(|| "memory".to_owned(), |d| d.display().to_string()),
+            ),
+            e => tv(e),
+        })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -142,6 +164,7 @@ impl TextIndex {
             writer: std::sync::Mutex::new(writer),
             reader,
             title_boost: TITLE_BOOST,
+            common_share: COMMON_SHARE,
         })
     }
 
@@ -284,7 +307,10 @@ impl TextIndex {
     /// token and field, which tantivy answers with block-max WAND: it skips the blocks of
     /// documents that cannot reach the top hits, instead of scoring every match. Queries with
     /// syntax (quoted phrases, `+`/`-`, fields, …) go through tantivy's lenient parser.
-    pub fn parse(&self, text: &str) -> Box<dyn Query> {
+    ///
+    /// Plain words are also split by how common they are in this index (see
+    /// [`KeywordQuery`]).
+    pub fn parse(&self, searcher: &Searcher, text: &str) -> KeywordQuery {
         let f = &self.fields;
         let schema = self.index.schema();
         if has_query_syntax(text, |name| schema.get_field(name).is_ok()) {
@@ -293,7 +319,10 @@ impl TextIndex {
                 vec![f.all, f.title, f.authors, f.organization, f.keywords],
             );
             parser.set_field_boost(f.title, self.title_boost);
-            return parser.parse_query_lenient(text).0;
+            return KeywordQuery {
+                full: parser.parse_query_lenient(text).0,
+                split: None,
+            };
         }
         // Stop words match nearly every document and weigh nearly nothing in BM25, but
         // every candidate pays for them: they are left out (unless nothing else is left).
@@ -312,7 +341,21 @@ impl TextIndex {
             content.join(" ")
         };
         let text = text.as_str();
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        // Which words are common here, by where they start in the text (every field's
+        // tokenizer splits words alike; the stemmed ones differ only in the terms).
+        let docs = searcher.num_docs() as f64;
+        let mut common_at: HashMap<usize, bool> = HashMap::new();
+        if let Ok(mut analyzer) = self.index.tokenizer_for_field(f.all) {
+            let mut stream = analyzer.token_stream(text);
+            while let Some(token) = stream.next() {
+                let df = searcher
+                    .doc_freq(&Term::from_field_text(f.all, &token.text))
+                    .unwrap_or(0);
+                common_at.insert(token.offset_from, df as f64 > self.common_share * docs);
+            }
+        }
+        let mut rare: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut common: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, boost) in [
             (f.all, 1.0),
             (f.title, self.title_boost),
@@ -334,10 +377,29 @@ impl TextIndex {
                 } else {
                     Box::new(BoostQuery::new(Box::new(term), boost))
                 };
-                clauses.push((Occur::Should, q));
+                if common_at.get(&token.offset_from).copied().unwrap_or(false) {
+                    common.push((Occur::Should, q));
+                } else {
+                    rare.push((Occur::Should, q));
+                }
             }
         }
-        Box::new(BooleanQuery::new(clauses))
+        let copy = |clauses: &[(Occur, Box<dyn Query>)]| {
+            clauses
+                .iter()
+                .map(|(o, q)| (*o, q.box_clone()))
+                .collect::<Vec<_>>()
+        };
+        let long = common_at.len() >= SPLIT_MIN_WORDS;
+        let split = (long && !rare.is_empty() && !common.is_empty()).then(|| Split {
+            rare: Box::new(BooleanQuery::new(copy(&rare))),
+            common: Box::new(BooleanQuery::new(copy(&common))),
+        });
+        rare.extend(common);
+        KeywordQuery {
+            full: Box::new(BooleanQuery::new(rare)),
+            split,
+        }
     }
 
     /// The user query over title and abstract (the `all` field), for highlighting.
@@ -431,6 +493,83 @@ impl TextIndex {
             .map_err(tv)?;
         let slots = self.slot_columns(searcher)?;
         top.into_iter()
+            .map(|(score, addr)| Ok((slots.get(addr)?, score)))
+            .collect()
+    }
+
+    /// The best `limit` matches of `query` within `filter`, with their BM25 scores.
+    ///
+    /// A split query (see [`KeywordQuery`]) is answered in two steps: its rare words find
+    /// [`CANDIDATES_PER_HIT`] × `limit` candidates (at least [`MIN_CANDIDATES`]) by block-max
+    /// WAND over their short postings, then the common words' scores are added to those
+    /// candidates only, read by seeking their postings. The scores are the whole query's
+    /// BM25; what can differ from scoring every match is a document that matches none of the
+    /// rare words, or too few to be a candidate. When the rare words match fewer documents than
+    /// that, every match of the whole query is scored instead.
+    pub fn top_keyword(
+        &self,
+        searcher: &Searcher,
+        query: &KeywordQuery,
+        filter: Option<&dyn Query>,
+        limit: usize,
+    ) -> Result<Vec<KeywordHit>, SearchError> {
+        let Some(split) = &query.split else {
+            return self.top(
+                searcher,
+                Self::and(query.full.box_clone(), filter).as_ref(),
+                limit,
+            );
+        };
+        let want = (limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES);
+        let rare = Self::and(split.rare.box_clone(), filter);
+        let candidates = searcher
+            .search(rare.as_ref(), &TopDocs::with_limit(want).order_by_score())
+            .map_err(tv)?;
+        if candidates.len() < want {
+            return self.top(
+                searcher,
+                Self::and(query.full.box_clone(), filter).as_ref(),
+                limit,
+            );
+        }
+        let weight = split
+            .common
+            .weight(EnableScoring::enabled_from_searcher(searcher))
+            .map_err(tv)?;
+        let mut by_segment: Vec<Vec<(DocId, f32)>> =
+            vec![Vec::new(); searcher.segment_readers().len()];
+        for (score, addr) in candidates {
+            if let Some(s) = by_segment.get_mut(addr.segment_ord as usize) {
+                s.push((addr.doc_id, score));
+            }
+        }
+        let mut scored: Vec<(f32, DocAddress)> = Vec::with_capacity(want);
+        for (ord, mut docs) in by_segment.into_iter().enumerate() {
+            if docs.is_empty() {
+                continue;
+            }
+            docs.sort_unstable_by_key(|d| d.0);
+            let mut scorer = weight
+                .scorer(searcher.segment_reader(ord as SegmentOrdinal), 1.0)
+                .map_err(tv)?;
+            for (doc, score) in docs {
+                if scorer.doc() < doc {
+                    scorer.seek(doc);
+                }
+                let extra = if scorer.doc() == doc {
+                    scorer.score()
+                } else {
+                    0.0
+                };
+                scored.push((score + extra, DocAddress::new(ord as SegmentOrdinal, doc)));
+            }
+        }
+        // As TopDocs orders: by score, then by address.
+        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.truncate(limit);
+        let slots = self.slot_columns(searcher)?;
+        scored
+            .into_iter()
             .map(|(score, addr)| Ok((slots.get(addr)?, score)))
             .collect()
     }
@@ -619,6 +758,38 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..cut])
 }
 
+/// A parsed keyword query.
+///
+/// Plain words are split by how common they are in the index: a word in more than
+/// [`COMMON_SHARE`] of the documents ("model", "learning" in a computer-science catalogue)
+/// has a long postings list and a low BM25 weight. Block-max WAND cannot skip much of a long
+/// query over many such lists (a 15-word sentence makes 30 of them, with the title clause),
+/// so [`TextIndex::top_keyword`] finds candidates by the rare words and adds the common
+/// words' scores to those only — Lucene's common-terms query.
+pub struct KeywordQuery {
+    /// Every word in every field: what a document's score is.
+    full: Box<dyn Query>,
+    /// The rare and the common words apart, when there are both.
+    split: Option<Split>,
+}
+
+struct Split {
+    rare: Box<dyn Query>,
+    common: Box<dyn Query>,
+}
+
+impl KeywordQuery {
+    /// The whole query, for matching and ordering by a field.
+    pub fn into_full(self) -> Box<dyn Query> {
+        self.full
+    }
+
+    /// Whether the query was split into rare and common words.
+    pub fn is_split(&self) -> bool {
+        self.split.is_some()
+    }
+}
+
 /// The slot column of each segment of one searcher.
 struct SlotColumns(Vec<tantivy::columnar::Column<u64>>);
 
@@ -660,7 +831,117 @@ fn day_number(d: chrono::NaiveDate) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+
+    /// A deterministic catalogue: words drawn with Zipf frequencies, so a few are in most
+    /// documents and most in few.
+    fn zipf_index(docs: usize) -> (TextIndex, Vec<String>) {
+        let vocab: Vec<String> = (0..600).map(|i| format!("w{i}x")).collect();
+        let weights: Vec<f64> = (1..=vocab.len()).map(|r| 1.0 / r as f64).collect();
+        let total: f64 = weights.iter().sum();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let word = |next: &mut dyn FnMut() -> f64| {
+            let mut x = next() * total;
+            for (w, p) in vocab.iter().zip(&weights) {
+                x -= p;
+                if x <= 0.0 {
+                    return w.clone();
+                }
+            }
+            vocab[vocab.len() - 1].clone()
+        };
+        let index = TextIndex::open(None).expect("index");
+        for i in 0..docs {
+            let title: Vec<String> = (0..6).map(|_| word(&mut next)).collect();
+            let summary: Vec<String> = (0..40).map(|_| word(&mut next)).collect();
+            let d = SearchDoc {
+                key: format!("k{i}"),
+                title: title.join(" "),
+                summary: summary.join(" "),
+                ..SearchDoc::default()
+            };
+            index.upsert(&d, i as Slot).expect("upsert");
+        }
+        index.commit().expect("commit");
+        let queries = (0..60)
+            .map(|_| {
+                (0..8)
+                    .map(|_| word(&mut next))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        (index, queries)
+    }
+
+    #[test]
+    fn a_split_query_scores_its_hits_in_full_and_finds_the_best() {
+        let (index, queries) = zipf_index(3_000);
+        let searcher = index.searcher();
+        let (mut split, mut same, mut hits) = (0, 0, 0);
+        for text in &queries {
+            let query = index.parse(&searcher, text);
+            split += usize::from(query.is_split());
+            let got = index
+                .top_keyword(&searcher, &query, None, 10)
+                .expect("top_keyword");
+            // Every match, scored by the whole query.
+            let exact = index
+                .top(&searcher, query.full.as_ref(), 3_000)
+                .expect("top");
+            let full: HashMap<Slot, f32> = exact.iter().copied().collect();
+            assert!(!got.is_empty(), "{text}");
+            for pair in got.windows(2) {
+                assert!(pair[0].1 >= pair[1].1, "{text}: not in order");
+            }
+            for (slot, score) in &got {
+                let want = full.get(slot).copied().expect("a hit matches the query");
+                assert!((score - want).abs() < 1e-4, "{text}: {score} vs {want}");
+            }
+            let best: HashSet<Slot> = exact.iter().take(10).map(|h| h.0).collect();
+            same += got.iter().filter(|h| best.contains(&h.0)).count();
+            hits += got.len();
+        }
+        assert!(
+            split >= queries.len() / 2,
+            "only {split} queries were split"
+        );
+        // Here the common words are most of every query (in real queries the rare ones
+        // carry the topic): 9 hits in 10 are still the exact top 10's.
+        assert!(
+            same * 100 >= hits * 85,
+            "{same} of {hits} hits are the exact top 10's"
+        );
+    }
+
+    #[test]
+    fn when_the_rare_words_match_few_documents_every_match_is_scored() {
+        let (index, _) = zipf_index(3_000);
+        let searcher = index.searcher();
+        // w599x is in a handful of documents; the others in most.
+        let text = "w599x w0x w1x w2x w3x";
+        let query = index.parse(&searcher, text);
+        assert!(query.is_split());
+        let got = index.top_keyword(&searcher, &query, None, 50).expect("top");
+        let exact = index.top(&searcher, query.full.as_ref(), 50).expect("top");
+        assert_eq!(got.len(), 50);
+        assert_eq!(got, exact);
+        assert!(
+            !index.parse(&searcher, "w599x w0x w1x w2x").is_split(),
+            "a short query"
+        );
+        let mut index = index;
+        index.common_share = 1.0;
+        assert!(!index.parse(&searcher, text).is_split());
+    }
 
     #[test]
     fn only_real_query_syntax_leaves_the_plain_words_path() {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, DateWindow, NewAuthor, NewFeedEntry, NewPaper, OrgRef};
 use paperboy_search::{
-    Filters, SearchEngine, SearchMode, SearchQuery, SearchSort, SegmentKind, StaticEmbedder,
+    Embedder, Filters, SearchEngine, SearchError, SearchMode, SearchQuery, SearchSort, SegmentKind,
+    StaticEmbedder,
 };
 use paperboy_store::Store;
 
@@ -351,6 +352,30 @@ async fn the_index_survives_a_restart_and_a_rebuild_gives_the_same_answers() {
         .map(|q| keys(&reopened, &SearchQuery::new(*q)))
         .collect();
     assert_eq!(before, rebuilt);
+}
+
+#[tokio::test]
+async fn opening_an_index_another_engine_holds_fails_and_loses_nothing() {
+    let (engine, _store, _d1, dir) = engine().await;
+    let q = SearchQuery::new("diffusion images");
+    let before = keys(&engine, &q);
+    assert!(!before.is_empty());
+    // The same embedder, and one whose change would otherwise empty the index.
+    let mut other = StaticEmbedder::builtin().expect("built-in model");
+    other.fit_to_corpus(&["a different corpus", "fits different weights"]);
+    assert_ne!(other.id(), embedder().id());
+    for e in [embedder(), Arc::new(other) as Arc<dyn Embedder>] {
+        match SearchEngine::open(dir.path(), e) {
+            Err(SearchError::InUse(_)) => {}
+            Err(e) => panic!("not the in-use error: {e}"),
+            Ok(_) => panic!("a second engine opened an index in use"),
+        }
+    }
+    assert_eq!(keys(&engine, &q), before);
+    drop(engine);
+    let reopened = SearchEngine::open(dir.path(), embedder()).expect("reopen");
+    assert_eq!(reopened.len(), FIXTURES.len());
+    assert_eq!(keys(&reopened, &q), before);
 }
 
 #[tokio::test]

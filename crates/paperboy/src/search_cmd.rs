@@ -59,6 +59,10 @@ pub struct EvalArgs {
     /// Overrides the semantic weight of hybrid fusion.
     #[arg(long)]
     pub weight: Option<f32>,
+    /// Overrides the share of documents above which a query word counts as common (1.0
+    /// scores every query in full).
+    #[arg(long)]
+    pub common_share: Option<f64>,
 }
 
 /// How often a running server looks for changed papers (after syncs, imports by another
@@ -168,6 +172,9 @@ pub fn eval(args: &EvalArgs, embedder: &EmbedderArgs) -> anyhow::Result<()> {
     }
     if let Some(w) = args.weight {
         engine.semantic_weight = w;
+    }
+    if let Some(c) = args.common_share {
+        engine.set_common_share(c);
     }
     println!(
         "{}: {} documents, {} {} queries, embedder {} (indexed in {indexing:.1} s, {:.0} documents/s)",
