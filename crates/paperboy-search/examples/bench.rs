@@ -4,9 +4,9 @@
 //! same papers. Run by `scripts/bench-search.sh`.
 //!
 //! `cargo run --release -p paperboy-search --example bench -- DATA_DIR QUERIES.jsonl
-//! [--latency-only] [--common-share X] [--runs N]`
+//! [--latency-only] [--skip-fts] [--common-share X] [--runs N]`
 //!
-//! `--latency-only` stops after the query latencies; `--common-share 1.0` scores every keyword
+//! `--latency-only` stops after the query latencies, `--skip-fts` before SQLite FTS5; `--common-share 1.0` scores every keyword
 //! query in full (no split into rare and common words), for comparison; `--runs N` repeats
 //! the latency rounds N times.
 
@@ -30,7 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(dir), Some(qfile)) = (args.get(1), args.get(2)) else {
         return Err(
-            "usage: bench DATA_DIR QUERIES.jsonl [--latency-only] [--common-share X] [--runs N]"
+            "usage: bench DATA_DIR QUERIES.jsonl [--latency-only] [--skip-fts] [--common-share X] \
+             [--runs N]"
                 .into(),
         );
     };
@@ -41,6 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
     };
     let latency_only = args.iter().any(|a| a == "--latency-only");
+    let skip_fts = args.iter().any(|a| a == "--skip-fts");
     let common_share: Option<f64> = option("--common-share").map(|s| s.parse()).transpose()?;
     let runs: usize = option("--runs")
         .map(|s| s.parse())
@@ -129,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Recall of the vector graph against exact search, and semantic latency, by ef.
     let sample: Vec<&str> = queries.iter().take(200).map(String::as_str).collect();
     let papers: Vec<String> = keys.iter().step_by(25).take(200).cloned().collect();
-    for ef in [64, 128, 200, 256, 300, 400, 512] {
+    for ef in [128, 256, 384, 512, 768, 1024] {
         engine.set_ef_search(ef, ef);
         let recall = engine.ann_recall(&sample, 10);
         let recall_papers = engine.ann_recall_of_papers(&papers, 10);
@@ -160,6 +162,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         paperboy_search::ann::QUERY_EF_SEARCH,
     );
 
+    if skip_fts {
+        return Ok(());
+    }
     // SQLite FTS5 over the same papers.
     let store = dir.join("paperboy.sqlite");
     let fts = dir.join("fts-bench.sqlite");

@@ -849,49 +849,72 @@ impl SearchEngine {
         } else {
             POOL.max(q.offset + limit)
         };
-        let kw = if q.mode == SearchMode::Semantic {
-            Vec::new()
-        } else {
+        let keyword = || {
             self.text
-                .top_keyword(&searcher, &kw_query, filter.as_deref(), pool)?
+                .top_keyword(&searcher, &kw_query, filter.as_deref(), pool)
+        };
+        let semantic = || -> Result<_, SearchError> {
+            let qv = self.embedder.embed_query(text);
+            let sem = self.semantic_candidates(&searcher, &qv, filter.as_deref(), pool)?;
+            Ok((qv, sem))
+        };
+        let (kw, qv, sem) = match q.mode {
+            SearchMode::Keyword => {
+                let kw = keyword()?;
+                let total = kw.len();
+                return self.page(&searcher, text, kw, total, q.offset, limit, q.highlight);
+            }
+            SearchMode::Semantic => {
+                let (_, sem) = semantic()?;
+                let total = sem.len();
+                return self.page(&searcher, text, sem, total, q.offset, limit, q.highlight);
+            }
+            // The two sides at once: the vector search takes a thread of its own while the
+            // keyword search runs on the index's (1M papers, 2 cores: hybrid p50 4.2-4.6 ->
+            // 3.1-3.2 ms).
+            SearchMode::Hybrid => std::thread::scope(|scope| {
+                let sem = scope.spawn(semantic);
+                let kw = keyword();
+                let sem = sem.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                let (qv, sem) = sem?;
+                Ok::<_, SearchError>((kw?, qv, sem))
+            })?,
         };
         // Fewer than asked for: every match is in the list.
         let kw_complete = kw.len() < pool;
-        if q.mode == SearchMode::Keyword {
-            let total = kw.len();
-            return self.page(&searcher, text, kw, total, q.offset, limit, q.highlight);
-        }
-        let qv = self.embedder.embed_query(text);
-        let vectors = self.read_vectors();
-        let sem = match &filter {
-            None => vectors.search_ef(&qv, pool, vectors.ef_query),
-            Some(f) => match self
-                .text
-                .all_slots(&searcher, f.as_ref(), EXACT_FILTER_MAX)?
-            {
-                Some(slots) => vectors.exact_among(&qv, pool, &slots),
-                None => {
-                    let allowed = self.text.all_slots(&searcher, f.as_ref(), usize::MAX)?;
-                    let allowed: HashSet<Slot> = allowed.unwrap_or_default().into_iter().collect();
-                    vectors
-                        .search_ef(&qv, pool * 8, vectors.ef_query)
-                        .into_iter()
-                        .filter(|(s, _)| allowed.contains(s))
-                        .take(pool)
-                        .collect()
-                }
-            },
-        };
-        if q.mode == SearchMode::Semantic {
-            let total = sem.len();
-            drop(vectors);
-            return self.page(&searcher, text, sem, total, q.offset, limit, q.highlight);
-        }
         let w = q.semantic_weight.unwrap_or(self.semantic_weight);
-        let fused = fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s));
-        drop(vectors);
+        let fused = {
+            let vectors = self.read_vectors();
+            fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s))
+        };
         let total = fused.len();
         self.page(&searcher, text, fused, total, q.offset, limit, q.highlight)
+    }
+
+    /// The `pool` papers most similar to the query vector `qv`, within `filter`.
+    fn semantic_candidates(
+        &self,
+        searcher: &tantivy::Searcher,
+        qv: &[f32],
+        filter: Option<&dyn tantivy::query::Query>,
+        pool: usize,
+    ) -> Result<Vec<(Slot, f32)>, SearchError> {
+        let Some(f) = filter else {
+            let vectors = self.read_vectors();
+            return Ok(vectors.search_ef(qv, pool, vectors.ef_query));
+        };
+        if let Some(slots) = self.text.all_slots(searcher, f, EXACT_FILTER_MAX)? {
+            return Ok(self.read_vectors().exact_among(qv, pool, &slots));
+        }
+        let allowed = self.text.all_slots(searcher, f, usize::MAX)?;
+        let allowed: HashSet<Slot> = allowed.unwrap_or_default().into_iter().collect();
+        let vectors = self.read_vectors();
+        Ok(vectors
+            .search_ef(qv, pool * 8, vectors.ef_query)
+            .into_iter()
+            .filter(|(s, _)| allowed.contains(s))
+            .take(pool)
+            .collect())
     }
 
     #[expect(clippy::too_many_arguments, reason = "a private helper of search")]
