@@ -8,6 +8,7 @@ pub mod arxiv_id;
 pub mod dates;
 pub mod highlight;
 pub mod paper;
+pub mod secret;
 pub mod trending;
 pub mod user;
 

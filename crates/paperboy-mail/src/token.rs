@@ -2,32 +2,20 @@
 //! hashes (what a subscriber row keeps of its confirmation token, so a database leak confirms
 //! nobody; the token itself waits in the confirmation outbox only until its message is sent).
 
-use sha2::{Digest, Sha256};
-
 /// A fresh random token: 32 bytes (256 bits) as 64 lowercase hex digits.
 pub fn new_token() -> String {
-    hex(&rand::random::<[u8; 32]>())
+    paperboy_core::secret::hex(&rand::random::<[u8; 32]>())
 }
 
 /// The SHA-256 of a token, as hex.
 pub fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    paperboy_core::secret::sha256_hex(token)
 }
 
 /// Whether `s` looks like a token [`new_token`] made (64 hex digits); anything else is
 /// rejected before it reaches the store.
 pub fn is_token(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
 }
 
 #[cfg(test)]

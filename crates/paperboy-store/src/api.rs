@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use paperboy_core::Paper;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// The prefix of every token secret, so a leaked one is recognizable.
 pub const TOKEN_PREFIX: &str = "pb_";
@@ -46,21 +45,12 @@ pub struct CreatedApiToken {
 /// A fresh random secret: 256 bits from the OS generator, hex-encoded, prefixed.
 pub fn generate_token_secret() -> String {
     let bytes: [u8; 32] = rand::random();
-    format!("{TOKEN_PREFIX}{}", to_hex(&bytes))
+    format!("{TOKEN_PREFIX}{}", paperboy_core::secret::hex(&bytes))
 }
 
 /// What is stored for a secret: its SHA-256, hex-encoded.
 pub fn hash_token(secret: &str) -> String {
-    to_hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    paperboy_core::secret::sha256_hex(secret)
 }
 
 /// The words of a search query, lowercased, at most [`MAX_SEARCH_WORDS`], without repeats.

@@ -10,7 +10,6 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use paperboy_store::User;
-use sha2::{Digest, Sha256};
 
 use crate::{AppError, AppState};
 
@@ -84,11 +83,7 @@ pub fn new_token() -> String {
 
 /// What the store keeps of a token.
 pub fn token_hash(token: &str) -> String {
-    hex_encode(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    paperboy_core::secret::sha256_hex(token)
 }
 
 /// Cookie names and attributes; `secure: false` only for plain-http development.

@@ -1,5 +1,6 @@
-//! Rate limits on sign-in, sign-up, submissions, comments, votes and digest subscriptions: a
-//! fixed window per (action, client) kept in memory. Exceeding it is a 429 with `Retry-After`.
+//! Rate limits on sign-in, sign-up, submissions, comments, votes, digest subscriptions and API
+//! writes: a fixed window per (action, client) kept in memory (windows an hour old are dropped
+//! once there are many). Exceeding it is a 429 with `Retry-After`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -30,6 +31,8 @@ pub enum Action {
     PasswordReset,
     /// Account and organization changes (settings, new organizations, claims, joins).
     Account,
+    /// Papers indexed through the API with a personal token.
+    ApiWrite,
 }
 
 impl Action {
@@ -44,6 +47,7 @@ impl Action {
             Self::SubscribeAddress => (3, Duration::from_secs(3600)),
             Self::PasswordReset => (5, Duration::from_secs(3600)),
             Self::Account => (30, Duration::from_secs(600)),
+            Self::ApiWrite => (crate::api::WRITES_PER_MINUTE, Duration::from_secs(60)),
         }
     }
 }

@@ -12,6 +12,7 @@ use paperboy_core::ArxivId;
 use super::dto::{self, IndexRequest, PaperInfo};
 use super::{ApiError, ApiUser, json_bytes};
 use crate::AppState;
+use crate::ratelimit::{Action, Client};
 use crate::submit::SubmitError;
 
 fn json_rejection(e: JsonRejection) -> ApiError {
@@ -69,7 +70,11 @@ pub async fn index_paper(
                 request.arxiv_id.chars().take(64).collect::<String>()
             ))
         })?;
-    if !state.api.allow_write(user.id) {
+    if state
+        .limiter
+        .check(Action::ApiWrite, Client::User(user.id))
+        .is_err()
+    {
         return Err(ApiError::TooManyRequests(format!(
             "at most {} papers a minute; try again shortly",
             super::WRITES_PER_MINUTE

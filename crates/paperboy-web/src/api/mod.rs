@@ -16,10 +16,6 @@ mod markdown;
 mod papers;
 mod similar;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Instant;
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -38,31 +34,14 @@ use crate::AppState;
 /// The largest JSON body a write endpoint accepts, in bytes.
 pub const MAX_API_BODY_BYTES: usize = 16 * 1024;
 
-/// Writes (`POST /api/papers/index`) one user may make per minute.
+/// Writes (`POST /api/papers/index`) one user may make per minute (counted by the site's
+/// [`crate::ratelimit::RateLimiter`], as [`crate::ratelimit::Action::ApiWrite`]).
 pub const WRITES_PER_MINUTE: u32 = 30;
 
-/// What the API keeps between requests: serialized pages for a short time, write counts.
+/// What the API keeps between requests: serialized pages for a short time.
 #[derive(Default)]
 pub struct ApiShared {
     pub(crate) cache: cache::ResponseCache,
-    writes: Mutex<HashMap<i64, (Instant, u32)>>,
-}
-
-impl ApiShared {
-    /// Counts a write by `user_id`; `false` when the user is over [`WRITES_PER_MINUTE`].
-    fn allow_write(&self, user_id: i64) -> bool {
-        let mut writes = self
-            .writes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        let entry = writes.entry(user_id).or_insert((now, 0));
-        if now.duration_since(entry.0).as_secs() >= 60 {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= WRITES_PER_MINUTE
-    }
 }
 
 /// An API failure, answered as JSON.
