@@ -29,6 +29,11 @@ pub trait Embedder: Send + Sync {
     fn semantic_weight(&self) -> f32 {
         crate::DEFAULT_SEMANTIC_WEIGHT
     }
+    /// Pseudo-relevance feedback for hybrid search with this embedder's vectors (tuned on
+    /// SciFact train): `None`, the query vector alone.
+    fn feedback(&self) -> Option<crate::Feedback> {
+        None
+    }
     /// Whether embedding a whole catalogue takes long (a transformer: tens of documents a
     /// second), so the engine indexes text at once and embeds documents in the background
     /// (see [`crate::SearchEngine::backfill`]) instead of inline while it catches up.

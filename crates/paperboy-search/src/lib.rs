@@ -60,6 +60,36 @@ pub enum SearchError {
 /// Weight of the semantic side in hybrid fusion (z-scores per query; tuned on SciFact train).
 pub const DEFAULT_SEMANTIC_WEIGHT: f32 = 0.30;
 
+/// Pseudo-relevance feedback (Rocchio's, on query vectors): a hybrid search takes its best
+/// `papers` hits, moves the query vector towards their mean by `weight`, and asks the semantic
+/// side again with it. A transformer's relevant papers that the query alone ranks too low are
+/// often close to the ones it ranks first (SciFact train, Recall@100 0.953 → 0.963 with
+/// all-MiniLM-L6-v2); it costs a second vector search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Feedback {
+    /// Best hits taken as relevant.
+    pub papers: usize,
+    /// Weight of their mean against the query vector's.
+    pub weight: f32,
+}
+
+impl Feedback {
+    /// `query` moved towards the mean of `relevant`, normalized.
+    pub fn query(&self, query: &[f32], relevant: &[Vec<f32>]) -> Vec<f32> {
+        let mut q = query.to_vec();
+        if !relevant.is_empty() {
+            let share = self.weight / relevant.len() as f32;
+            for v in relevant {
+                for (a, b) in q.iter_mut().zip(v) {
+                    *a += share * b;
+                }
+            }
+        }
+        crate::embed::normalize(&mut q);
+        q
+    }
+}
+
 /// Candidates taken from each side before fusion. On SciFact test, 100 ranks as well as 200
 /// (hybrid nDCG@10 0.702 against 0.703, Recall@100 0.944 against 0.937) and the keyword side's
 /// top 100 costs about 3/4 of its top 200.
@@ -375,6 +405,9 @@ pub struct SearchEngine {
     deferred: bool,
     /// Weight of the semantic side in hybrid fusion.
     pub semantic_weight: f32,
+    /// Pseudo-relevance feedback in hybrid search (the embedder's [`Embedder::feedback`]
+    /// unless set otherwise).
+    pub feedback: Option<Feedback>,
     /// How far behind the clock the saved catch-up cursor stays.
     pub catch_up_overlap: std::time::Duration,
 }
@@ -436,6 +469,7 @@ impl SearchEngine {
             dir: Some(dir),
             deferred: embedder.deferred(),
             semantic_weight: embedder.semantic_weight(),
+            feedback: embedder.feedback(),
             embedder,
             text,
             vectors: RwLock::new(vectors),
@@ -457,6 +491,7 @@ impl SearchEngine {
             }),
             deferred: embedder.deferred(),
             semantic_weight: embedder.semantic_weight(),
+            feedback: embedder.feedback(),
             embedder,
             phases: Mutex::default(),
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
@@ -883,10 +918,26 @@ impl SearchEngine {
         // Fewer than asked for: every match is in the list.
         let kw_complete = kw.len() < pool;
         let w = q.semantic_weight.unwrap_or(self.semantic_weight);
-        let fused = {
+        let mut fused = {
             let vectors = self.read_vectors();
             fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s))
         };
+        if let Some(feedback) = self.feedback {
+            // The query vector moved towards the best hybrid hits, and the semantic side asked
+            // again with it (keyword candidates stay).
+            let qv = {
+                let vectors = self.read_vectors();
+                let top: Vec<Vec<f32>> = fused
+                    .iter()
+                    .take(feedback.papers)
+                    .map(|(slot, _)| vectors.vector(*slot))
+                    .collect();
+                feedback.query(&qv, &top)
+            };
+            let sem = self.semantic_candidates(&searcher, &qv, filter.as_deref(), pool)?;
+            let vectors = self.read_vectors();
+            fused = fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s));
+        }
         let total = fused.len();
         self.page(&searcher, text, fused, total, q.offset, limit, q.highlight)
     }
@@ -1220,5 +1271,28 @@ fn stats(xs: impl Iterator<Item = f32>) -> Stats {
     Stats {
         mean,
         sd: var.sqrt().max(1e-6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_moves_the_query_towards_the_mean_of_the_relevant_and_normalizes() {
+        let f = Feedback {
+            papers: 2,
+            weight: 1.0,
+        };
+        let q = f.query(
+            &[1.0, 0.0, 0.0],
+            &[vec![0.0, 1.0, 0.0], vec![0.0, 0.0, 1.0]],
+        );
+        // (1, 0.5, 0.5) normalized.
+        let n = 1.5f32.sqrt();
+        for (got, want) in q.iter().zip([1.0 / n, 0.5 / n, 0.5 / n]) {
+            assert!((got - want).abs() < 1e-6, "{q:?}");
+        }
+        assert_eq!(f.query(&[3.0, 4.0], &[]), vec![0.6, 0.8]);
     }
 }

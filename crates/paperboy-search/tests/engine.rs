@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use paperboy_core::{ArxivId, DateWindow, NewAuthor, NewFeedEntry, NewPaper, OrgRef};
 use paperboy_search::{
-    Embedder, Filters, SearchEngine, SearchError, SearchMode, SearchQuery, SearchSort, SegmentKind,
-    StaticEmbedder,
+    Embedder, Feedback, Filters, SearchEngine, SearchError, SearchMode, SearchQuery, SearchSort,
+    SegmentKind, StaticEmbedder,
 };
 use paperboy_store::Store;
 
@@ -376,6 +376,36 @@ async fn opening_an_index_another_engine_holds_fails_and_loses_nothing() {
     let reopened = SearchEngine::open(dir.path(), embedder()).expect("reopen");
     assert_eq!(reopened.len(), FIXTURES.len());
     assert_eq!(keys(&reopened, &q), before);
+}
+
+#[tokio::test]
+async fn feedback_moves_the_semantic_side_towards_the_best_hit() {
+    let (mut engine, _store, _d1, _dir) = engine().await;
+    // The semantic side alone, so the order is plain to predict.
+    let mut q = SearchQuery::new("neural networks for images");
+    q.semantic_weight = Some(1.0);
+    q.limit = 6;
+    assert_eq!(engine.feedback, None, "the built-in embedder uses none");
+    let plain = keys(&engine, &q);
+    let best = plain.first().cloned().expect("a hit");
+    // Feedback that outweighs the query: the hits come in order of likeness to the best one.
+    engine.feedback = Some(Feedback {
+        papers: 1,
+        weight: 1_000.0,
+    });
+    let moved = keys(&engine, &q);
+    let id = ArxivId::parse(&best).expect("id");
+    let like_best: Vec<String> = std::iter::once(best.clone())
+        .chain(engine.similar(&id, 5).into_iter().map(|s| s.key))
+        .collect();
+    assert_eq!(moved, like_best);
+    assert_ne!(moved, plain, "the query alone ranks otherwise");
+    // No weight, no change.
+    engine.feedback = Some(Feedback {
+        papers: 3,
+        weight: 0.0,
+    });
+    assert_eq!(keys(&engine, &q), plain);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use paperboy_search::backfill::Backfill;
 use paperboy_search::eval::{Beir, evaluate, tune_weight};
-use paperboy_search::{Embedder, EmbedderChoice, SearchEngine, SearchMode};
+use paperboy_search::{Embedder, EmbedderChoice, Feedback, SearchEngine, SearchMode};
 use paperboy_store::Store;
 
 /// The embedder of semantic search, similar papers and recommendations (shared by every
@@ -63,6 +63,33 @@ pub struct EvalArgs {
     /// scores every query in full).
     #[arg(long)]
     pub common_share: Option<f64>,
+    /// Overrides the embedder's pseudo-relevance feedback in hybrid search: `PAPERS:WEIGHT`
+    /// (`3:0.5`), or `off`.
+    #[arg(long, value_parser = parse_feedback)]
+    pub feedback: Option<Feedback>,
+}
+
+/// `PAPERS:WEIGHT` or `off` (no feedback: zero papers).
+fn parse_feedback(s: &str) -> Result<Feedback, String> {
+    if s == "off" {
+        return Ok(Feedback {
+            papers: 0,
+            weight: 0.0,
+        });
+    }
+    let (papers, weight) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}`: expected PAPERS:WEIGHT (3:0.5) or off"))?;
+    let papers = papers
+        .parse()
+        .map_err(|_| format!("`{papers}`: not a number of papers"))?;
+    let weight: f32 = weight
+        .parse()
+        .map_err(|_| format!("`{weight}`: not a weight"))?;
+    if !weight.is_finite() || weight < 0.0 {
+        return Err(format!("`{weight}`: the weight must be 0 or more"));
+    }
+    Ok(Feedback { papers, weight })
 }
 
 /// How often a running server looks for changed papers (after syncs, imports by another
@@ -176,6 +203,9 @@ pub fn eval(args: &EvalArgs, embedder: &EmbedderArgs) -> anyhow::Result<()> {
     if let Some(c) = args.common_share {
         engine.set_common_share(c);
     }
+    if let Some(f) = args.feedback {
+        engine.feedback = (f.papers > 0).then_some(f);
+    }
     println!(
         "{}: {} documents, {} {} queries, embedder {} (indexed in {indexing:.1} s, {:.0} documents/s)",
         args.dir.display(),
@@ -204,4 +234,25 @@ pub fn eval(args: &EvalArgs, embedder: &EmbedderArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_is_papers_and_weight_or_off_and_anything_else_is_a_clear_error() {
+        assert_eq!(
+            parse_feedback("3:0.5"),
+            Ok(Feedback {
+                papers: 3,
+                weight: 0.5
+            })
+        );
+        assert_eq!(parse_feedback("off").map(|f| f.papers), Ok(0));
+        for bad in ["3", "x:0.5", "3:x", "3:-1", "3:NaN", ""] {
+            let e = parse_feedback(bad).expect_err(bad);
+            assert!(e.contains('`'), "{bad}: {e}");
+        }
+    }
 }
