@@ -4,7 +4,7 @@
 //! same papers. Run by `scripts/bench-search.sh`.
 //!
 //! `cargo run --release -p paperboy-search --example bench -- DATA_DIR QUERIES.jsonl
-//! [--latency-only] [--skip-fts] [--common-share X] [--runs N]`
+//! [--latency-only] [--skip-fts] [--common-share X] [--feedback PAPERS:WEIGHT] [--runs N]`
 //!
 //! `--latency-only` stops after the query latencies, `--skip-fts` before SQLite FTS5; `--common-share 1.0` scores every keyword
 //! query in full (no split into rare and common words), for comparison; `--runs N` repeats
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use paperboy_core::ArxivId;
-use paperboy_search::{SearchEngine, SearchMode, SearchQuery, StaticEmbedder};
+use paperboy_search::{Feedback, SearchEngine, SearchMode, SearchQuery, StaticEmbedder};
 
 fn pct(mut xs: Vec<f64>, p: f64) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(dir), Some(qfile)) = (args.get(1), args.get(2)) else {
         return Err(
             "usage: bench DATA_DIR QUERIES.jsonl [--latency-only] [--skip-fts] [--common-share X] \
-             [--runs N]"
+             [--feedback PAPERS:WEIGHT] [--runs N]"
                 .into(),
         );
     };
@@ -44,6 +44,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let latency_only = args.iter().any(|a| a == "--latency-only");
     let skip_fts = args.iter().any(|a| a == "--skip-fts");
     let common_share: Option<f64> = option("--common-share").map(|s| s.parse()).transpose()?;
+    // `--feedback PAPERS:WEIGHT`: the transformer's pseudo-relevance feedback, to time its cost.
+    let feedback = option("--feedback")
+        .map(|s| -> Result<Feedback, Box<dyn std::error::Error>> {
+            let (p, w) = s.split_once(':').ok_or("--feedback PAPERS:WEIGHT")?;
+            Ok(Feedback {
+                papers: p.parse()?,
+                weight: w.parse()?,
+            })
+        })
+        .transpose()?;
     let runs: usize = option("--runs")
         .map(|s| s.parse())
         .transpose()?
@@ -59,6 +69,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut engine = SearchEngine::open(&dir, StaticEmbedder::builtin_shared()?)?;
     println!("open: {:.0} ms, {} papers", ms(t), engine.len());
+    if let Some(f) = feedback {
+        engine.feedback = Some(f);
+        println!("feedback: {f:?}");
+    }
     if let Some(share) = common_share {
         engine.set_common_share(share);
         println!("common share: {share}");
