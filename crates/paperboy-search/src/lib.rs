@@ -410,6 +410,8 @@ pub struct SearchEngine {
     pub feedback: Option<Feedback>,
     /// How far behind the clock the saved catch-up cursor stays.
     pub catch_up_overlap: std::time::Duration,
+    /// The index folder's lock (`search/LOCK`), held while the engine lives; `None` in memory.
+    _lock: Option<std::fs::File>,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> SearchError {
@@ -424,16 +426,33 @@ impl SearchEngine {
     pub fn open(data_dir: &Path, embedder: Arc<dyn Embedder>) -> Result<Self, SearchError> {
         let dir = data_dir.join("search");
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        // The folder's lock comes first and is held as long as the engine lives: an index
+        // another process has open is an error, and is neither read nor emptied under it.
+        // It is a file of its own, which `wipe` leaves alone (tantivy's writer lock is inside
+        // the text index, and goes with it).
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SearchError::InUse(dir.display().to_string()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
+        }
         let state_path = dir.join("state.json");
         let state: EngineState = match std::fs::read(&state_path) {
             Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
             Err(_) => EngineState::default(),
         };
-        // The text index's writer lock comes first: an index another process has open is
-        // an error, and is neither read nor emptied under it.
         let text_dir = dir.join("text");
         let text = match TextIndex::open(Some(&text_dir)) {
             Ok(t) => Some(t),
+            // A process that does not take the folder's lock (an older version) has it open.
             Err(e @ SearchError::InUse(_)) => return Err(e),
             Err(e) => {
                 // Also what an index written with an older schema gives.
@@ -452,8 +471,7 @@ impl SearchEngine {
         let (text, wiped) = match text {
             Some(t) if !changed => (t, false),
             held => {
-                // Released while the files go: this process alone wipes them, since it
-                // held the lock until now.
+                // The folder's lock keeps other processes out while the files go.
                 drop(held);
                 Self::wipe(&dir)?;
                 (TextIndex::open(Some(&text_dir))?, true)
@@ -476,6 +494,7 @@ impl SearchEngine {
             state: Mutex::new(state),
             phases: Mutex::default(),
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
+            _lock: Some(lock),
         })
     }
 
@@ -495,6 +514,7 @@ impl SearchEngine {
             embedder,
             phases: Mutex::default(),
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
+            _lock: None,
         })
     }
 
@@ -922,13 +942,15 @@ impl SearchEngine {
             let vectors = self.read_vectors();
             fuse(&kw, kw_complete, &sem, w, |s| vectors.similarity(&qv, s))
         };
-        if let Some(feedback) = self.feedback {
+        if let Some(feedback) = self.feedback.filter(|f| f.papers > 0 && f.weight > 0.0) {
             // The query vector moved towards the best hybrid hits, and the semantic side asked
             // again with it (keyword candidates stay).
             let qv = {
                 let vectors = self.read_vectors();
+                // Papers still waiting for their vector (a transformer's backfill) are skipped.
                 let top: Vec<Vec<f32>> = fused
                     .iter()
+                    .filter(|(slot, _)| vectors.is_live(*slot))
                     .take(feedback.papers)
                     .map(|(slot, _)| vectors.vector(*slot))
                     .collect();

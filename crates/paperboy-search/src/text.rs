@@ -38,8 +38,8 @@ pub const CANDIDATES_PER_HIT: usize = 3;
 /// Fewest candidates the rare words of a split query find.
 pub const MIN_CANDIDATES: usize = 100;
 
-/// Fewest words (after stop words) a query needs to be split: shorter queries are fast in
-/// full, and each of their words counts.
+/// Fewest tokens of title and abstract (after stop words; "pre-training" is two) a query needs
+/// to be split: shorter queries are fast in full, and each of their words counts.
 pub const SPLIT_MIN_WORDS: usize = 5;
 
 /// English stop words left out of plain-word queries (Lucene's list).
@@ -148,7 +148,10 @@ impl TextIndex {
             index.set_multithread_executor(threads).map_err(tv)?;
         }
         let writer = index.writer(64_000_000).map_err(|e| match e {
-            tantivy::TantivyError::LockFailure(..) => SearchError::InUse(
+            tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            ) => SearchError::InUse(
                 dir.map_or_else(|| "memory".to_owned(), |d| d.display().to_string()),
             ),
             e => tv(e),
@@ -343,7 +346,12 @@ impl TextIndex {
         let text = text.as_str();
         // Which words are common here, by where they start in the text (every field's
         // tokenizer splits words alike; the stemmed ones differ only in the terms).
-        let docs = searcher.num_docs() as f64;
+        // Documents as doc_freq counts them: deleted ones too, until merges drop them.
+        let docs: f64 = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| f64::from(r.max_doc()))
+            .sum();
         let mut common_at: HashMap<usize, bool> = HashMap::new();
         if let Ok(mut analyzer) = self.index.tokenizer_for_field(f.all) {
             let mut stream = analyzer.token_stream(text);
@@ -520,6 +528,7 @@ impl TextIndex {
                 limit,
             );
         };
+        let limit = limit.max(1);
         let want = (limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES);
         let rare = Self::and(split.rare.box_clone(), filter);
         let candidates = searcher
@@ -763,7 +772,8 @@ fn truncate(s: &str, max: usize) -> String {
 /// Plain words are split by how common they are in the index: a word in more than
 /// [`COMMON_SHARE`] of the documents ("model", "learning" in a computer-science catalogue)
 /// has a long postings list and a low BM25 weight. Block-max WAND cannot skip much of a long
-/// query over many such lists (a 15-word sentence makes 30 of them, with the title clause),
+/// query over many such lists (a 15-word sentence makes 30 of them in title + abstract and
+/// title alone; authors, organization and keywords add short ones),
 /// so [`TextIndex::top_keyword`] finds candidates by the rare words and adds the common
 /// words' scores to those only — Lucene's common-terms query.
 pub struct KeywordQuery {

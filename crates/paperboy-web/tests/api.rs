@@ -459,6 +459,31 @@ async fn writes_are_rate_limited_and_suspended_accounts_are_refused() {
     }
     assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == 200));
     assert_eq!(statuses.last(), Some(&429));
+    // The refusal says when to come back, in the header and the message.
+    let r = app
+        .http
+        .post(format!("{}/api/papers/index", app.base))
+        .header("content-type", "application/json")
+        .bearer_auth(&token)
+        .body(r#"{"arxivId": "2510.00003"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header in seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("try again in")
+    );
 
     let bob = app.user("bob").await;
     let bob_token = app

@@ -11,9 +11,9 @@ use paperboy_core::ArxivId;
 
 use super::dto::{self, IndexRequest, PaperInfo};
 use super::{ApiError, ApiUser, json_bytes};
-use crate::AppState;
 use crate::ratelimit::{Action, Client};
 use crate::submit::SubmitError;
+use crate::{AppError, AppState};
 
 fn json_rejection(e: JsonRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -70,15 +70,18 @@ pub async fn index_paper(
                 request.arxiv_id.chars().take(64).collect::<String>()
             ))
         })?;
-    if state
-        .limiter
-        .check(Action::ApiWrite, Client::User(user.id))
-        .is_err()
-    {
-        return Err(ApiError::TooManyRequests(format!(
-            "at most {} papers a minute; try again shortly",
-            super::WRITES_PER_MINUTE
-        )));
+    if let Err(e) = state.limiter.check(Action::ApiWrite, Client::User(user.id)) {
+        let retry_after = match e {
+            AppError::TooManyRequests { retry_after } => retry_after,
+            _ => 60,
+        };
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "at most {} papers a minute; try again in {retry_after} s",
+                super::WRITES_PER_MINUTE
+            ),
+            retry_after,
+        });
     }
     match crate::submit::submit_paper(&state, &id, &user, None).await {
         Ok(done) if done.added => paper_json(StatusCode::CREATED, &done.paper),

@@ -62,9 +62,14 @@ pub enum ApiError {
     /// The body is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// Too many requests.
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Too many requests: what to tell, and the seconds until one is allowed again.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What to tell the client.
+        message: String,
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after: u64,
+    },
     /// A source Paperboy relies on failed.
     #[error("{0}")]
     BadGateway(String),
@@ -84,7 +89,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -120,7 +125,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        error_response(status, &message)
+        let mut r = error_response(status, &message);
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        r
     }
 }
 
