@@ -121,7 +121,50 @@ pub struct Worker {
     mailer: Mailer,
     recommender: Option<SharedRecommender>,
     options: WorkerOptions,
-    editions: Mutex<HashMap<i64, Arc<EditionContent>>>,
+    editions: Mutex<Recent<Arc<EditionContent>>>,
+}
+
+/// Editions a worker keeps rendered (the most recently used). A worker sends one or two
+/// editions at a time (the day's, the week's), and an older one only while its retries last; a
+/// long-running `serve` would otherwise keep every edition it ever sent.
+const EDITIONS_KEPT: usize = 8;
+
+/// At most `kept` values by id; the least recently used goes first.
+struct Recent<V> {
+    kept: usize,
+    tick: u64,
+    by_id: HashMap<i64, (u64, V)>,
+}
+
+impl<V: Clone> Recent<V> {
+    fn new(kept: usize) -> Self {
+        Self {
+            kept: kept.max(1),
+            tick: 0,
+            by_id: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, id: i64) -> Option<V> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.by_id.get_mut(&id).map(|(used, v)| {
+            *used = tick;
+            v.clone()
+        })
+    }
+
+    /// Keeps `value` under `id`, forgetting the least recently used beyond `kept`.
+    fn insert(&mut self, id: i64, value: V) {
+        self.tick += 1;
+        self.by_id.insert(id, (self.tick, value));
+        while self.by_id.len() > self.kept {
+            let Some(oldest) = self.by_id.iter().min_by_key(|e| e.1.0).map(|e| *e.0) else {
+                break;
+            };
+            self.by_id.remove(&oldest);
+        }
+    }
 }
 
 impl Worker {
@@ -142,7 +185,7 @@ impl Worker {
             mailer,
             recommender: None,
             options,
-            editions: Mutex::new(HashMap::new()),
+            editions: Mutex::new(Recent::new(EDITIONS_KEPT)),
         }
     }
 
@@ -248,8 +291,8 @@ impl Worker {
     }
 
     async fn content(&self, edition_id: i64) -> MailResult<Option<Arc<EditionContent>>> {
-        if let Some(c) = lock(&self.editions).get(&edition_id) {
-            return Ok(Some(c.clone()));
+        if let Some(c) = lock(&self.editions).get(edition_id) {
+            return Ok(Some(c));
         }
         let Some(edition) = self.store.edition(edition_id).await? else {
             return Ok(None);
@@ -449,4 +492,31 @@ impl Job {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_editions_in_use_are_kept() {
+        let mut recent = Recent::new(3);
+        for id in [5, 1, 9] {
+            recent.insert(id, id * 10);
+        }
+        assert_eq!(recent.get(5), Some(50));
+        recent.insert(7, 70);
+        assert_eq!(recent.get(1), None, "the least recently used goes first");
+        assert_eq!(recent.get(5), Some(50));
+        assert_eq!(recent.get(9), Some(90));
+        assert_eq!(recent.get(7), Some(70));
+        // A retried old edition comes back in, and pushes out the one unused longest (5).
+        recent.insert(2, 20);
+        assert_eq!(recent.by_id.len(), 3);
+        assert_eq!(recent.get(2), Some(20));
+        assert_eq!(recent.get(5), None);
+        recent.insert(9, 91);
+        assert_eq!(recent.get(9), Some(91), "replaced, not duplicated");
+        assert_eq!(recent.by_id.len(), 3);
+    }
 }
