@@ -896,7 +896,6 @@ impl SearchEngine {
             )?;
             return self.page(&searcher, text, top, total, 0, limit, q.highlight);
         }
-        let kw_query = self.text.parse(&searcher, text);
         // Keyword results alone need only the page asked for (a small top lets block-max
         // WAND skip more); fusion ranks a pool of candidates from each side.
         let pool = if q.mode == SearchMode::Keyword {
@@ -904,7 +903,9 @@ impl SearchEngine {
         } else {
             POOL.max(q.offset + limit)
         };
+        // Parsed here, not before: a semantic search needs none of its word counts.
         let keyword = || {
+            let kw_query = self.text.parse(&searcher, text);
             self.text
                 .top_keyword(&searcher, &kw_query, filter.as_deref(), pool)
         };

@@ -28,8 +28,9 @@ use crate::{Filters, SearchDoc, SearchError, Segment};
 /// Title boost relative to the other text fields (tuned on SciFact train).
 pub const TITLE_BOOST: f32 = 0.3;
 
-/// Share of the documents above which a query word counts as common (see [`KeywordQuery`];
-/// tuned on SciFact train).
+/// Share of the documents above which a query word counts as common (see [`KeywordQuery`]).
+/// SciFact train's nDCG@10 is the same from 0.02 to 0.1 (keyword 0.6985, hybrid 0.7073); 0.05
+/// splits most long claims on a 1M-paper CS catalogue.
 pub const COMMON_SHARE: f64 = 0.05;
 
 /// Candidates the rare words of a split query find per hit asked for.
@@ -521,12 +522,15 @@ impl TextIndex {
         filter: Option<&dyn Query>,
         limit: usize,
     ) -> Result<Vec<KeywordHit>, SearchError> {
-        let Some(split) = &query.split else {
-            return self.top(
+        let in_full = || {
+            self.top(
                 searcher,
                 Self::and(query.full.box_clone(), filter).as_ref(),
                 limit,
-            );
+            )
+        };
+        let Some(split) = &query.split else {
+            return in_full();
         };
         let limit = limit.max(1);
         let want = (limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES);
@@ -535,11 +539,7 @@ impl TextIndex {
             .search(rare.as_ref(), &TopDocs::with_limit(want).order_by_score())
             .map_err(tv)?;
         if candidates.len() < want {
-            return self.top(
-                searcher,
-                Self::and(query.full.box_clone(), filter).as_ref(),
-                limit,
-            );
+            return in_full();
         }
         let weight = split
             .common

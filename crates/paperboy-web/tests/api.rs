@@ -61,6 +61,13 @@ impl TestApp {
     }
 
     async fn index(&self, token: Option<&str>, body: &str) -> (u16, Value) {
+        let r = self.index_response(token, body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("json body"))
+    }
+
+    /// `POST /api/papers/index`, headers and all.
+    async fn index_response(&self, token: Option<&str>, body: &str) -> reqwest::Response {
         let mut req = self
             .http
             .post(format!("{}/api/papers/index", self.base))
@@ -69,9 +76,7 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let r = req.send().await.expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.expect("json body"))
+        req.send().await.expect("request")
     }
 
     async fn user(&self, name: &str) -> paperboy_store::User {
@@ -461,14 +466,8 @@ async fn writes_are_rate_limited_and_suspended_accounts_are_refused() {
     assert_eq!(statuses.last(), Some(&429));
     // The refusal says when to come back, in the header and the message.
     let r = app
-        .http
-        .post(format!("{}/api/papers/index", app.base))
-        .header("content-type", "application/json")
-        .bearer_auth(&token)
-        .body(r#"{"arxivId": "2510.00003"}"#)
-        .send()
-        .await
-        .expect("request");
+        .index_response(Some(&token), r#"{"arxivId": "2510.00003"}"#)
+        .await;
     assert_eq!(r.status().as_u16(), 429);
     let wait: u64 = r
         .headers()
