@@ -434,6 +434,48 @@ pub trait Store: Send + Sync + 'static {
     /// or hidden or missing comment is [`StoreError::NotFound`].
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment>;
 
+    // ---- comments' stored HTML (rendered once, on write) ----
+
+    /// [`Store::add_comment`], storing the body's rendered `html` (made by renderer
+    /// `html_version`) in the same row.
+    async fn add_comment_with_html(
+        &self,
+        comment: &NewComment,
+        html: &str,
+        html_version: i32,
+    ) -> StoreResult<Comment>;
+
+    /// [`Store::edit_comment`], storing the new body's rendered `html` with it. (A plain
+    /// `edit_comment` clears the stored HTML, so a stale rendering is never served.)
+    async fn edit_comment_with_html(
+        &self,
+        id: i64,
+        user_id: i64,
+        body: &str,
+        html: &str,
+        html_version: i32,
+    ) -> StoreResult<Comment>;
+
+    /// Live (not deleted) comments with an id above `after` whose stored HTML is missing or
+    /// made by another renderer than `version` (every live comment when `version` is
+    /// `None`), as `(id, body)`, by id, at most `limit`: keyset pages for a re-rendering pass.
+    async fn comments_to_render(
+        &self,
+        version: Option<i32>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, String)>>;
+
+    /// Stores comment `id`'s rendered `html` (renderer `version`) if its body is still
+    /// `body` (an edit in between wins); whether it was stored.
+    async fn set_comment_html(
+        &self,
+        id: i64,
+        body: &str,
+        html: &str,
+        version: i32,
+    ) -> StoreResult<bool>;
+
     // ---- search ----
 
     /// Papers changed (inserted, updated, voted on, hidden) after `cursor`, oldest change

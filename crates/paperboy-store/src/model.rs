@@ -290,6 +290,11 @@ pub struct Comment {
     pub deleted: bool,
     /// Hidden by an administrator (kept as a placeholder too).
     pub hidden: bool,
+    /// The body rendered to safe HTML when it was written or edited (`None` until then).
+    pub body_html: Option<String>,
+    /// The renderer version that made `body_html` (0: none); the web crate re-renders a
+    /// comment whose version is not its current one.
+    pub html_version: i32,
 }
 
 /// A paper put on the daily list by a user.

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0006_site.sql"),
     include_str!("../migrations/postgres/0007_mail_outbox.sql"),
     include_str!("../migrations/postgres/0008_sweep_indexes.sql"),
+    include_str!("../migrations/postgres/0009_comment_html.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -51,6 +52,88 @@ fn pool_err(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl PgStore {
+    /// Adds a comment, with its rendered HTML if given (see [`Store::add_comment`]).
+    async fn insert_comment(
+        &self,
+        c: &NewComment,
+        rendered: Option<(&str, i32)>,
+    ) -> StoreResult<Comment> {
+        let (html, version) = rendered.map_or((None, 0), |(h, v)| (Some(h), v));
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let paper = c.paper.base();
+        if tx
+            .query_opt(
+                "SELECT 1 FROM papers WHERE id = $1 AND NOT hidden",
+                &[&paper],
+            )
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("paper {paper}")));
+        }
+        if let Some(parent) = c.parent_id
+            && tx
+                .query_opt(
+                    "SELECT 1 FROM comments WHERE id = $1 AND paper_id = $2 AND parent_id IS NULL",
+                    &[&parent, &paper],
+                )
+                .await?
+                .is_none()
+        {
+            return Err(StoreError::Conflict(
+                "replies go to a top-level comment of the same paper".into(),
+            ));
+        }
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO comments (paper_id, user_id, parent_id, body, created_at, body_html,
+                                       html_version)
+                 VALUES ($1, $2, $3, $4, now(), $5, $6) RETURNING id",
+                &[&paper, &c.user_id, &c.parent_id, &c.body, &html, &version],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "UPDATE papers SET local_comments = local_comments + 1, modified_at = now() WHERE id = $1",
+            &[&paper],
+        )
+        .await?;
+        let row = tx
+            .query_one(&format!("{COMMENT_SELECT} WHERE c.id = $1"), &[&id])
+            .await?;
+        let comment = comment_from_row(&row)?;
+        tx.commit().await?;
+        Ok(comment)
+    }
+
+    /// Replaces a comment's body; its stored HTML becomes `rendered` (cleared if `None`).
+    async fn update_comment(
+        &self,
+        id: i64,
+        user_id: i64,
+        body: &str,
+        rendered: Option<(&str, i32)>,
+    ) -> StoreResult<Comment> {
+        let (html, version) = rendered.map_or((None, 0), |(h, v)| (Some(h), v));
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE comments SET body = $1, edited_at = now(), body_html = $4, html_version = $5
+                 WHERE id = $2 AND user_id = $3 AND NOT deleted AND NOT hidden",
+                &[&body, &id, &user_id, &html, &version],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("comment {id}")));
+        }
+        comment_from_row(
+            &client
+                .query_one(&format!("{COMMENT_SELECT} WHERE c.id = $1"), &[&id])
+                .await?,
+        )
+    }
+
     /// Connects to `url` (`postgres://user@host:port/db`) and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let config = tokio_postgres::Config::from_str(url)
@@ -202,7 +285,8 @@ const USER_COLUMNS_U: &str = "u.id, u.username, u.fullname, u.avatar_url, u.emai
     u.is_admin, u.suspended, u.created_at";
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
-    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden
+    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden, c.body_html,
+    c.html_version
     FROM comments c JOIN users u ON u.id = c.user_id";
 
 fn comment_from_row(r: &Row) -> StoreResult<Comment> {
@@ -218,6 +302,8 @@ fn comment_from_row(r: &Row) -> StoreResult<Comment> {
         edited_at: r.try_get(8)?,
         deleted: r.try_get(9)?,
         hidden: r.try_get(10)?,
+        body_html: r.try_get(11)?,
+        html_version: r.try_get(12)?,
     })
 }
 
@@ -924,51 +1010,68 @@ impl Store for PgStore {
     }
 
     async fn add_comment(&self, c: &NewComment) -> StoreResult<Comment> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let paper = c.paper.base();
-        if tx
-            .query_opt(
-                "SELECT 1 FROM papers WHERE id = $1 AND NOT hidden",
-                &[&paper],
+        self.insert_comment(c, None).await
+    }
+
+    async fn add_comment_with_html(
+        &self,
+        comment: &NewComment,
+        html: &str,
+        html_version: i32,
+    ) -> StoreResult<Comment> {
+        self.insert_comment(comment, Some((html, html_version)))
+            .await
+    }
+
+    async fn edit_comment_with_html(
+        &self,
+        id: i64,
+        user_id: i64,
+        body: &str,
+        html: &str,
+        html_version: i32,
+    ) -> StoreResult<Comment> {
+        self.update_comment(id, user_id, body, Some((html, html_version)))
+            .await
+    }
+
+    async fn comments_to_render(
+        &self,
+        version: Option<i32>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        let client = self.client().await?;
+        Ok(client
+            .query(
+                "SELECT id, body FROM comments
+                 WHERE id > $1 AND NOT deleted
+                   AND ($2::INTEGER IS NULL OR body_html IS NULL OR html_version <> $2)
+                 ORDER BY id LIMIT $3",
+                &[&after, &version, &i64::from(limit)],
             )
             .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("paper {paper}")));
-        }
-        if let Some(parent) = c.parent_id
-            && tx
-                .query_opt(
-                    "SELECT 1 FROM comments WHERE id = $1 AND paper_id = $2 AND parent_id IS NULL",
-                    &[&parent, &paper],
-                )
-                .await?
-                .is_none()
-        {
-            return Err(StoreError::Conflict(
-                "replies go to a top-level comment of the same paper".into(),
-            ));
-        }
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO comments (paper_id, user_id, parent_id, body, created_at)
-                 VALUES ($1, $2, $3, $4, now()) RETURNING id",
-                &[&paper, &c.user_id, &c.parent_id, &c.body],
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    async fn set_comment_html(
+        &self,
+        id: i64,
+        body: &str,
+        html: &str,
+        version: i32,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE comments SET body_html = $1, html_version = $2
+                 WHERE id = $3 AND body = $4 AND NOT deleted",
+                &[&html, &version, &id, &body],
             )
-            .await?
-            .get(0);
-        tx.execute(
-            "UPDATE papers SET local_comments = local_comments + 1, modified_at = now() WHERE id = $1",
-            &[&paper],
-        )
-        .await?;
-        let row = tx
-            .query_one(&format!("{COMMENT_SELECT} WHERE c.id = $1"), &[&id])
             .await?;
-        let comment = comment_from_row(&row)?;
-        tx.commit().await?;
-        Ok(comment)
+        Ok(n > 0)
     }
 
     async fn comments(&self, paper: &ArxivId) -> StoreResult<Vec<Comment>> {
@@ -989,7 +1092,7 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         let Some(row) = tx
             .query_opt(
-                "UPDATE comments SET deleted = TRUE, body = '' WHERE id = $1 AND user_id = $2 AND NOT deleted
+                "UPDATE comments SET deleted = TRUE, body = '', body_html = NULL WHERE id = $1 AND user_id = $2 AND NOT deleted
                  RETURNING paper_id, hidden",
                 &[&id, &user_id],
             )
@@ -2149,22 +2252,7 @@ impl Store for PgStore {
     }
 
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment> {
-        let client = self.client().await?;
-        let n = client
-            .execute(
-                "UPDATE comments SET body = $1, edited_at = now()
-                 WHERE id = $2 AND user_id = $3 AND NOT deleted AND NOT hidden",
-                &[&body, &id, &user_id],
-            )
-            .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("comment {id}")));
-        }
-        comment_from_row(
-            &client
-                .query_one(&format!("{COMMENT_SELECT} WHERE c.id = $1"), &[&id])
-                .await?,
-        )
+        self.update_comment(id, user_id, body, None).await
     }
 
     // ---- search ----

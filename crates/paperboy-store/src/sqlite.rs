@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_site.sql"),
     include_str!("../migrations/sqlite/0007_mail_outbox.sql"),
     include_str!("../migrations/sqlite/0008_sweep_indexes.sql"),
+    include_str!("../migrations/sqlite/0009_comment_html.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
@@ -83,6 +84,96 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
 }
 
 impl SqliteStore {
+    /// Adds a comment, with its rendered HTML if given (see [`Store::add_comment`]).
+    async fn insert_comment(
+        &self,
+        comment: &NewComment,
+        rendered: Option<(String, i32)>,
+    ) -> StoreResult<Comment> {
+        let c = comment.clone();
+        let (html, version) = rendered.map_or((None, 0), |(h, v)| (Some(h), v));
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let paper = c.paper.base().to_owned();
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM papers WHERE id = ?1 AND hidden = 0",
+                    [&paper],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !exists {
+                return Err(StoreError::NotFound(format!("paper {paper}")));
+            }
+            if let Some(parent) = c.parent_id {
+                let ok = tx
+                    .query_row(
+                        "SELECT 1 FROM comments WHERE id = ?1 AND paper_id = ?2 AND parent_id IS NULL",
+                        params![parent, paper],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !ok {
+                    return Err(StoreError::Conflict(
+                        "replies go to a top-level comment of the same paper".into(),
+                    ));
+                }
+            }
+            let id: i64 = tx.query_row(
+                "INSERT INTO comments (paper_id, user_id, parent_id, body, created_at, body_html,
+                                       html_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                params![paper, c.user_id, c.parent_id, c.body, now_ms(), html, version],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "UPDATE papers SET local_comments = local_comments + 1, modified_at = ?1 WHERE id = ?2",
+                params![now_ms(), paper],
+            )?;
+            let comment = tx.query_row(
+                &format!("{COMMENT_SELECT} WHERE c.id = ?1"),
+                [id],
+                comment_from_row,
+            )??;
+            tx.commit()?;
+            Ok(comment)
+        })
+        .await
+    }
+
+    /// Replaces a comment's body; its stored HTML becomes `rendered` (cleared if `None`).
+    async fn update_comment(
+        &self,
+        id: i64,
+        user_id: i64,
+        body: &str,
+        rendered: Option<(String, i32)>,
+    ) -> StoreResult<Comment> {
+        let body = body.to_owned();
+        let (html, version) = rendered.map_or((None, 0), |(h, v)| (Some(h), v));
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE comments SET body = ?1, edited_at = ?2, body_html = ?5, html_version = ?6
+                 WHERE id = ?3 AND user_id = ?4 AND deleted = 0 AND hidden = 0",
+                params![body, now_ms(), id, user_id, html, version],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("comment {id}")));
+            }
+            let comment = tx.query_row(
+                &format!("{COMMENT_SELECT} WHERE c.id = ?1"),
+                [id],
+                comment_from_row,
+            )??;
+            tx.commit()?;
+            Ok(comment)
+        })
+        .await
+    }
+
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
         let path = path.to_owned();
@@ -482,7 +573,8 @@ const USER_COLUMNS_U: &str = "u.id, u.username, u.fullname, u.avatar_url, u.emai
     u.is_admin, u.suspended, u.created_at";
 
 const COMMENT_SELECT: &str = "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname,
-    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden
+    c.parent_id, c.body, c.created_at, c.edited_at, c.deleted, c.hidden, c.body_html,
+    c.html_version
     FROM comments c JOIN users u ON u.id = c.user_id";
 
 fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
@@ -499,6 +591,7 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
         r.get(9)?,
     );
     let hidden = r.get(10)?;
+    let (body_html, html_version) = (r.get(11)?, r.get(12)?);
     Ok((|| {
         Ok(Comment {
             id,
@@ -512,6 +605,8 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
             edited_at: edited.map(from_ms).transpose()?,
             deleted,
             hidden,
+            body_html,
+            html_version,
         })
     })())
 }
@@ -954,53 +1049,68 @@ impl Store for SqliteStore {
     }
 
     async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment> {
-        let c = comment.clone();
+        self.insert_comment(comment, None).await
+    }
+
+    async fn add_comment_with_html(
+        &self,
+        comment: &NewComment,
+        html: &str,
+        html_version: i32,
+    ) -> StoreResult<Comment> {
+        self.insert_comment(comment, Some((html.to_owned(), html_version)))
+            .await
+    }
+
+    async fn edit_comment_with_html(
+        &self,
+        id: i64,
+        user_id: i64,
+        body: &str,
+        html: &str,
+        html_version: i32,
+    ) -> StoreResult<Comment> {
+        self.update_comment(id, user_id, body, Some((html.to_owned(), html_version)))
+            .await
+    }
+
+    async fn comments_to_render(
+        &self,
+        version: Option<i32>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, body FROM comments
+                 WHERE id > ?1 AND deleted = 0
+                   AND (?2 IS NULL OR body_html IS NULL OR html_version <> ?2)
+                 ORDER BY id LIMIT ?3",
+            )?;
+            stmt.query_map(params![after, version, limit], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .map(|r| r.map_err(StoreError::from))
+            .collect()
+        })
+        .await
+    }
+
+    async fn set_comment_html(
+        &self,
+        id: i64,
+        body: &str,
+        html: &str,
+        version: i32,
+    ) -> StoreResult<bool> {
+        let (body, html) = (body.to_owned(), html.to_owned());
         self.write(move |conn| {
-            let tx = conn.transaction()?;
-            let paper = c.paper.base().to_owned();
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM papers WHERE id = ?1 AND hidden = 0",
-                    [&paper],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
-                return Err(StoreError::NotFound(format!("paper {paper}")));
-            }
-            if let Some(parent) = c.parent_id {
-                let ok = tx
-                    .query_row(
-                        "SELECT 1 FROM comments WHERE id = ?1 AND paper_id = ?2 AND parent_id IS NULL",
-                        params![parent, paper],
-                        |_| Ok(()),
-                    )
-                    .optional()?
-                    .is_some();
-                if !ok {
-                    return Err(StoreError::Conflict(
-                        "replies go to a top-level comment of the same paper".into(),
-                    ));
-                }
-            }
-            let id: i64 = tx.query_row(
-                "INSERT INTO comments (paper_id, user_id, parent_id, body, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                params![paper, c.user_id, c.parent_id, c.body, now_ms()],
-                |r| r.get(0),
+            let n = conn.execute(
+                "UPDATE comments SET body_html = ?1, html_version = ?2
+                 WHERE id = ?3 AND body = ?4 AND deleted = 0",
+                params![html, version, id, body],
             )?;
-            tx.execute(
-                "UPDATE papers SET local_comments = local_comments + 1, modified_at = ?1 WHERE id = ?2",
-                params![now_ms(), paper],
-            )?;
-            let comment = tx.query_row(
-                &format!("{COMMENT_SELECT} WHERE c.id = ?1"),
-                [id],
-                comment_from_row,
-            )??;
-            tx.commit()?;
-            Ok(comment)
+            Ok(n > 0)
         })
         .await
     }
@@ -1023,7 +1133,7 @@ impl Store for SqliteStore {
             let tx = conn.transaction()?;
             let row: Option<(String, bool)> = tx
                 .query_row(
-                    "UPDATE comments SET deleted = 1, body = '' WHERE id = ?1 AND user_id = ?2 AND deleted = 0
+                    "UPDATE comments SET deleted = 1, body = '', body_html = NULL WHERE id = ?1 AND user_id = ?2 AND deleted = 0
                      RETURNING paper_id, hidden",
                     params![id, user_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -2257,26 +2367,7 @@ impl Store for SqliteStore {
     }
 
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment> {
-        let body = body.to_owned();
-        self.write(move |conn| {
-            let tx = conn.transaction()?;
-            let n = tx.execute(
-                "UPDATE comments SET body = ?1, edited_at = ?2
-                 WHERE id = ?3 AND user_id = ?4 AND deleted = 0 AND hidden = 0",
-                params![body, now_ms(), id, user_id],
-            )?;
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("comment {id}")));
-            }
-            let comment = tx.query_row(
-                &format!("{COMMENT_SELECT} WHERE c.id = ?1"),
-                [id],
-                comment_from_row,
-            )??;
-            tx.commit()?;
-            Ok(comment)
-        })
-        .await
+        self.update_comment(id, user_id, body, None).await
     }
 
     // ---- search ----

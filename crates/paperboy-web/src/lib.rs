@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod comments;
 pub mod csrf;
 pub mod engine;
 mod error;

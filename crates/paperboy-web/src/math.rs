@@ -3,6 +3,13 @@
 //! escaped text; the MathML is passed through an allowlist of MathML elements and
 //! presentational attributes, so no LaTeX macro (`\href`, `\htmlData`, …) can produce a link,
 //! a handler or a script.
+//!
+//! The renderer is bounded so that no input costs more than a little work: a formula longer
+//! than [`MAX_FORMULA_BYTES`], with more than [`MAX_COMMANDS`] commands, braces nested deeper
+//! than [`MAX_GROUP_DEPTH`] or a macro definition (`\def`, `\newcommand`, …), and every
+//! formula of a text past the first [`MAX_FORMULAS`], is shown as its escaped source instead.
+//! (pulldown-latex parses recursively: a long `\sqrt\sqrt\sqrt…` chain once overflowed the
+//! stack.)
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -94,8 +101,90 @@ pub(crate) fn escape(s: &str, out: &mut String) {
     }
 }
 
-/// Renders one formula; `None` when it is not valid LaTeX (the caller shows the source).
+/// Longest formula rendered, in bytes (between the dollars).
+pub const MAX_FORMULA_BYTES: usize = 1_000;
+/// Most commands (`\name` or `\` and a symbol) in a rendered formula.
+pub const MAX_COMMANDS: usize = 50;
+/// Deepest nesting of `{…}` groups (and `\left…\right`, `\begin…\end`) rendered.
+pub const MAX_GROUP_DEPTH: usize = 12;
+/// Most formulas rendered in one text; the rest are shown as source.
+pub const MAX_FORMULAS: usize = 64;
+
+/// Commands that define macros: never rendered, whatever pulldown-latex makes of them.
+const MACRO_DEFINITIONS: &[&str] = &[
+    "def",
+    "gdef",
+    "edef",
+    "xdef",
+    "let",
+    "futurelet",
+    "newcommand",
+    "renewcommand",
+    "providecommand",
+    "DeclareMathOperator",
+    "DeclareRobustCommand",
+    "newenvironment",
+    "renewenvironment",
+    "expandafter",
+    "csname",
+    "catcode",
+];
+
+/// Whether `latex` is within the bounds above (so cheap to render).
+pub fn within_bounds(latex: &str) -> bool {
+    if latex.len() > MAX_FORMULA_BYTES {
+        return false;
+    }
+    let bytes = latex.as_bytes();
+    let (mut commands, mut depth) = (0usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                commands += 1;
+                if commands > MAX_COMMANDS {
+                    return false;
+                }
+                let name_len = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphabetic())
+                    .count();
+                let name = &latex[i + 1..i + 1 + name_len];
+                if MACRO_DEFINITIONS.contains(&name) {
+                    return false;
+                }
+                match name {
+                    "left" | "begin" => depth += 1,
+                    "right" | "end" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                // A one-symbol command (`\{`, `\\`) is skipped whole.
+                i += 1 + name_len.max(usize::from(i + 1 < bytes.len()));
+                if depth > MAX_GROUP_DEPTH {
+                    return false;
+                }
+                continue;
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_GROUP_DEPTH {
+                    return false;
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Renders one formula; `None` when it is not valid LaTeX or is out of bounds (the caller
+/// shows the source).
 fn formula(latex: &str, display: bool) -> Option<String> {
+    if !within_bounds(latex) {
+        return None;
+    }
     let storage = Storage::new();
     let parser = Parser::new(latex, &storage);
     let mut config = RenderConfig::default();
@@ -117,8 +206,15 @@ fn formula(latex: &str, display: bool) -> Option<String> {
 }
 
 /// HTML for text that may hold `$…$` (inline) or `$$…$$` (display) formulas. Text outside
-/// formulas is escaped; a formula that does not parse is shown as its escaped source.
+/// formulas is escaped; a formula that does not parse, is out of bounds or comes after the
+/// first [`MAX_FORMULAS`] is shown as its escaped source.
 pub fn render_text(text: &str) -> String {
+    render_text_counted(text, &mut 0)
+}
+
+/// [`render_text`], counting the formulas rendered in `rendered` (shared by the pieces of
+/// one comment, which are rendered apart).
+pub(crate) fn render_text_counted(text: &str, rendered: &mut usize) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
     while let Some(start) = rest.find('$') {
@@ -136,7 +232,13 @@ pub fn render_text(text: &str) -> String {
         let Some(close) = close else { break };
         let latex = &rest[body_start..body_start + close];
         escape(&rest[..start], &mut out);
-        match formula(latex, display).filter(|_| !latex.trim().is_empty()) {
+        let mathml = if *rendered < MAX_FORMULAS && !latex.trim().is_empty() {
+            *rendered += 1;
+            formula(latex, display)
+        } else {
+            None
+        };
+        match mathml {
             Some(mathml) => out.push_str(&mathml),
             None => escape(&rest[start..body_start + close + open], &mut out),
         }

@@ -69,6 +69,13 @@ enum Command {
     Digest(crate::digest::DigestArgs),
     /// Rebuild the search index from the stored papers.
     Reindex,
+    /// Render comments' HTML again: those stored without it or by another renderer version
+    /// (the server also does this in the background when it starts).
+    RerenderComments {
+        /// Every comment, whatever renderer made its HTML.
+        #[arg(long)]
+        all: bool,
+    },
     /// Measure search quality on a BEIR-layout relevance data set (nDCG@10, Recall@100, MRR@10).
     Eval(crate::search_cmd::EvalArgs),
 }
@@ -252,6 +259,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Eval(args) => crate::search_cmd::eval(&args, &cli.settings.embedder),
+        Command::RerenderComments { all } => {
+            let store = open_store(&cli.settings).await?;
+            let n = paperboy_web::comments::rerender_stale(store, all)
+                .await
+                .context("rendering comments")?;
+            println!(
+                "Rendered {n} comment{} (renderer version {}).",
+                if n == 1 { "" } else { "s" },
+                paperboy_web::comments::RENDERER_VERSION
+            );
+            Ok(())
+        }
     }
 }
 
@@ -323,6 +342,18 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         let sync_settings = args.sources.settings();
         let every = Duration::from_secs(args.sync_minutes.max(1) * 60);
         tokio::spawn(async move { run_sync_loop(store, sync_settings, every).await });
+    }
+    {
+        // Comments stored by an older renderer (or before HTML was stored) are rendered
+        // again in the background; pages render any not yet done themselves.
+        let store = store.clone();
+        tokio::spawn(async move {
+            match paperboy_web::comments::rerender_stale(store, false).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("rendered {n} comments again"),
+                Err(e) => tracing::warn!("rendering comments again: {e}"),
+            }
+        });
     }
     println!("Paperboy is serving on http://{addr}");
     let mut state = paperboy_web::AppState::new(store.clone());

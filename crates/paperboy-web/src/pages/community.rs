@@ -105,17 +105,23 @@ pub async fn add_comment(
     state
         .limiter
         .check(Action::Comment, Client::User(user.id))?;
+    // Rendered once, here; pages serve the stored HTML.
+    let html = crate::comments::render(body).await?;
     let comment = state
         .store
-        .add_comment(&NewComment {
-            paper: id.clone(),
-            user_id: user.id,
-            parent_id,
-            body: body.to_owned(),
-        })
+        .add_comment_with_html(
+            &NewComment {
+                paper: id.clone(),
+                user_id: user.id,
+                parent_id,
+                body: body.to_owned(),
+            },
+            &html,
+            crate::comments::RENDERER_VERSION,
+        )
         .await?;
     state.pages.invalidate();
-    Ok(Redirect::to(&format!("/papers/{}#comment-{}", id.base(), comment.id)).into_response())
+    Ok(Redirect::to(&super::paper::comment_url(id.base(), comment.id)).into_response())
 }
 
 /// `POST /comments/{id}/delete`
@@ -154,9 +160,16 @@ pub async fn edit_comment(
     state
         .limiter
         .check(Action::Comment, Client::User(user.id))?;
+    let html = crate::comments::render(body).await?;
     let comment = state
         .store
-        .edit_comment(comment_id, user.id, body)
+        .edit_comment_with_html(
+            comment_id,
+            user.id,
+            body,
+            &html,
+            crate::comments::RENDERER_VERSION,
+        )
         .await
         .map_err(|e| match e {
             paperboy_store::StoreError::NotFound(_) => {
@@ -165,11 +178,7 @@ pub async fn edit_comment(
             e => e.into(),
         })?;
     state.pages.invalidate();
-    Ok(Redirect::to(&format!(
-        "/papers/{}#comment-{}",
-        comment.paper_id, comment.id
-    ))
-    .into_response())
+    Ok(Redirect::to(&super::paper::comment_url(&comment.paper_id, comment.id)).into_response())
 }
 
 #[derive(Template)]

@@ -1,13 +1,13 @@
 //! A paper's page: `/papers/{arxiv_id}`.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_core::{ArxivId, Author, Paper};
+use serde::Deserialize;
 
 use super::Ctx;
 use crate::auth::CurrentUser;
-use crate::markdown::render_comment;
 use crate::{AppError, AppState};
 
 /// A comment as the page shows it.
@@ -16,7 +16,10 @@ struct CommentView {
     author: String,
     username: String,
     when: String,
+    /// The stored HTML, or for a long comment an excerpt (escaped text).
     html: String,
+    /// Shown as an excerpt, with a link to the whole comment.
+    collapsed: bool,
     /// Markdown source, for the author's edit form.
     body: String,
     edited: bool,
@@ -39,6 +42,8 @@ struct PaperTemplate {
     ctx: Ctx,
     voted: bool,
     comments: Vec<CommentView>,
+    /// Which threads this page shows, and the links to the others.
+    comment_pages: CommentPages,
     title_html: String,
     summary_html: String,
     paper: Paper,
@@ -59,10 +64,44 @@ const UPVOTERS: u32 = 24;
 /// Similar papers shown.
 const SIMILAR: usize = 6;
 
+/// Comment threads (a comment and its replies) per page.
+pub const THREADS_PER_PAGE: usize = 30;
+
+/// A comment whose HTML is longer than this (bytes) is shown as an excerpt with a link to
+/// the whole of it, so long threads of long comments stay cheap to serve.
+pub const COLLAPSE_BYTES: usize = 3 * 1024;
+
+/// Characters of text in a long comment's excerpt.
+pub const EXCERPT_CHARS: usize = 400;
+
+/// The paper page's query: `?p=N` (threads page, from 0) or `?comment=ID` (the page holding
+/// that comment, shown whole).
+#[derive(Debug, Deserialize)]
+pub struct PaperParams {
+    p: Option<String>,
+    comment: Option<String>,
+}
+
+/// Where the shown threads sit among all of them.
+struct CommentPages {
+    /// First and last thread shown (1-based), and how many there are.
+    first: usize,
+    last: usize,
+    threads: usize,
+    earlier: Option<String>,
+    later: Option<String>,
+}
+
+/// The link to a comment: the paper page holding its thread, with the comment shown whole.
+pub fn comment_url(paper: &str, comment: i64) -> String {
+    format!("/papers/{paper}?comment={comment}#comment-{comment}")
+}
+
 /// `GET /papers/{id}`
 pub async fn show_paper(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    Query(params): Query<PaperParams>,
     user: CurrentUser,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
@@ -91,42 +130,93 @@ pub async fn show_paper(
     let upvoters = async { Ok::<_, AppError>(state.store.paper_upvoters(&id, UPVOTERS).await?) };
     let (voted, all, upvoters, similar) =
         tokio::try_join!(voted, comments, upvoters, similar_papers(&state, &id))?;
-    let view = |c: &paperboy_store::Comment| CommentView {
-        id: c.id,
-        author: c.fullname.clone(),
-        username: c.username.clone(),
-        when: c.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
-        html: if c.deleted || c.hidden {
-            String::new()
-        } else {
-            render_comment(&c.body)
-        },
-        body: if c.hidden {
-            String::new()
-        } else {
-            c.body.clone()
-        },
-        edited: c.edited_at.is_some(),
-        deleted: c.deleted,
-        hidden: c.hidden && !c.deleted,
-        mine: Some(c.user_id) == me && !c.deleted && !c.hidden,
-        replies: Vec::new(),
+    // One page of threads (oldest first); the page holding `?comment=`, if named.
+    let roots: Vec<&paperboy_store::Comment> =
+        all.iter().filter(|c| c.parent_id.is_none()).collect();
+    let focus = params
+        .comment
+        .as_deref()
+        .and_then(|c| c.trim().parse::<i64>().ok());
+    let pages = roots.len().div_ceil(THREADS_PER_PAGE).max(1);
+    let page = match (focus, params.p.as_deref().map(str::trim)) {
+        (Some(cid), _) => all
+            .iter()
+            .find(|c| c.id == cid)
+            .map(|c| c.parent_id.unwrap_or(c.id))
+            .and_then(|root| roots.iter().position(|r| r.id == root))
+            .map_or(0, |i| i / THREADS_PER_PAGE),
+        (None, None | Some("")) => 0,
+        (None, Some(p)) => p
+            .parse::<usize>()
+            .map_err(|_| AppError::BadRequest("A page number is a whole number from 0.".into()))?,
+    }
+    .min(pages - 1);
+    let start = (page * THREADS_PER_PAGE).min(roots.len());
+    let shown_roots = &roots[start..(start + THREADS_PER_PAGE).min(roots.len())];
+    let mut shown: Vec<&paperboy_store::Comment> = Vec::new();
+    for root in shown_roots {
+        shown.push(root);
+        shown.extend(all.iter().filter(|c| c.parent_id == Some(root.id)));
+    }
+    let htmls = crate::comments::html_for_page(&state.store, &shown).await?;
+    let base = id.base().to_owned();
+    let view = |c: &paperboy_store::Comment, html: Option<String>| {
+        let html = html.unwrap_or_default();
+        let collapsed = html.len() > COLLAPSE_BYTES && focus != Some(c.id);
+        CommentView {
+            id: c.id,
+            author: c.fullname.clone(),
+            username: c.username.clone(),
+            when: c.created_at.format("%b %-d, %Y %H:%M UTC").to_string(),
+            html: if collapsed {
+                crate::comments::excerpt(&html, EXCERPT_CHARS)
+            } else {
+                html
+            },
+            collapsed,
+            body: if c.hidden {
+                String::new()
+            } else {
+                c.body.clone()
+            },
+            edited: c.edited_at.is_some(),
+            deleted: c.deleted,
+            hidden: c.hidden && !c.deleted,
+            mine: Some(c.user_id) == me && !c.deleted && !c.hidden,
+            replies: Vec::new(),
+        }
     };
-    let mut comments: Vec<CommentView> = all
-        .iter()
-        .filter(|c| c.parent_id.is_none())
-        .map(view)
-        .collect();
-    for reply in all.iter().filter(|c| c.parent_id.is_some()) {
-        if let Some(parent) = comments.iter_mut().find(|c| Some(c.id) == reply.parent_id) {
-            parent.replies.push(view(reply));
+    let mut comments: Vec<CommentView> = Vec::with_capacity(shown_roots.len());
+    for (c, html) in shown.iter().zip(htmls) {
+        match c.parent_id {
+            None => comments.push(view(c, html)),
+            Some(_) => {
+                if let Some(parent) = comments.last_mut() {
+                    parent.replies.push(view(c, html));
+                }
+            }
         }
     }
+    let page_link = |p: usize| {
+        if p == 0 {
+            format!("/papers/{base}#comments-h")
+        } else {
+            format!("/papers/{base}?p={p}#comments-h")
+        }
+    };
+    let comment_pages = CommentPages {
+        first: page * THREADS_PER_PAGE + usize::from(!shown_roots.is_empty()),
+        last: page * THREADS_PER_PAGE + shown_roots.len(),
+        threads: roots.len(),
+        earlier: (page > 0).then(|| page_link(page - 1)),
+        later: (page + 1 < pages).then(|| page_link(page + 1)),
+    };
     Ok(Html(
         PaperTemplate {
             ctx,
             voted,
             comments,
+            comment_pages,
             title_html: crate::math::render_text(&paper.title),
             summary_html: crate::math::render_text(&paper.summary),
             authors: paper.visible_authors().cloned().collect(),
