@@ -28,7 +28,10 @@ pub use model::{
     Backend, ChangeCursor, ChangedPapers, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission,
     NewComment, NewUser, PaperCursor, Stats, UpsertSummary, User, author_key, sort_trending,
 };
-pub use site::{AuthorClaim, ClaimStatus, HiddenPaper, OrgMember, OrgProfile, OrgRole};
+pub use site::{
+    AuthorClaim, ClaimStatus, HiddenPaper, MembershipStatus, OrgMember, OrgProfile, OrgRole,
+    PendingMembership, PendingSignup,
+};
 
 /// What can go wrong in the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +112,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
 
     /// Sets or removes `user_id`'s upvote on a paper; returns the paper's upvote count after.
-    /// Voting twice counts once.
+    /// Voting twice counts once. A hidden (or unknown) paper takes no vote nor unvote:
+    /// [`StoreError::NotFound`].
     async fn set_vote(&self, user_id: i64, paper: &ArxivId, up: bool) -> StoreResult<i64>;
 
     /// Whether `user_id` upvoted the paper.
@@ -150,7 +154,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
     /// Adds a comment; the paper's comment count follows in the same transaction. A parent
-    /// that is not a top-level comment of the same paper is a [`StoreError::Conflict`].
+    /// that is not a top-level comment of the same paper is a [`StoreError::Conflict`]; a
+    /// hidden or unknown paper is [`StoreError::NotFound`].
     async fn add_comment(&self, comment: &NewComment) -> StoreResult<Comment>;
 
     /// A paper's comments, oldest first.
@@ -161,7 +166,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_comment(&self, id: i64, user_id: i64) -> StoreResult<()>;
 
     /// Puts a stored paper on the daily list. Returns false, changing nothing, when it is
-    /// already there: a duplicate submission lands on the existing entry.
+    /// already there: a duplicate submission lands on the existing entry. A hidden or unknown
+    /// paper is [`StoreError::NotFound`]; an organization the submitter is not an approved
+    /// member of is a [`StoreError::Conflict`].
     async fn submit_to_feed(&self, paper: &ArxivId, entry: &FeedSubmission) -> StoreResult<bool>;
 
     /// Which of `ids` the user upvoted (base ids).
@@ -328,19 +335,79 @@ pub trait Store: Send + Sync + 'static {
         creator_id: i64,
     ) -> StoreResult<OrgProfile>;
 
-    /// An organization's members, administrators first, then by when they joined.
+    /// An organization's members (approved ones only), administrators first, then by when
+    /// they joined.
     async fn org_members(&self, org_id: i64) -> StoreResult<Vec<OrgMember>>;
 
-    /// The organizations `user_id` belongs to, by name.
+    /// The organizations `user_id` is an approved member of, by name.
     async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<OrgProfile>>;
 
-    /// Adds `user_id` to an organization as a member; `false` if they already were one. An
-    /// unknown organization or user is [`StoreError::NotFound`].
-    async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool>;
+    /// `user_id` asks to join an organization; an administrator decides
+    /// ([`Store::decide_membership`]). Asking when invited accepts the invitation. Returns where
+    /// the membership stands after (a member stays one). An unknown organization or user is
+    /// [`StoreError::NotFound`].
+    async fn request_membership(&self, org_id: i64, user_id: i64) -> StoreResult<MembershipStatus>;
 
-    /// Removes `user_id` from an organization; `false` if they were not in it. Its last
-    /// administrator cannot leave while other members remain ([`StoreError::Conflict`]).
-    async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool>;
+    /// An administrator (`admin_id`, an approved administrator of the organization, else
+    /// [`StoreError::Conflict`]) invites `user_id`, who accepts or declines
+    /// ([`Store::decide_membership`]). Inviting someone who asked to join approves them.
+    /// Returns where the membership stands after. An unknown user is [`StoreError::NotFound`].
+    async fn invite_to_organization(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        user_id: i64,
+    ) -> StoreResult<MembershipStatus>;
+
+    /// Answers a pending membership of `user_id`: a request is decided by an administrator of
+    /// the organization (`actor_id`), an invitation by the invitee (`actor_id == user_id`).
+    /// `accept` makes them a member; otherwise the request or invitation is dropped. Nothing
+    /// pending that `actor_id` may answer is [`StoreError::NotFound`].
+    async fn decide_membership(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        actor_id: i64,
+        accept: bool,
+    ) -> StoreResult<()>;
+
+    /// Requests and invitations of an organization not yet answered, oldest first.
+    async fn pending_memberships(&self, org_id: i64) -> StoreResult<Vec<PendingMembership>>;
+
+    /// `user_id`'s requests and invitations not yet answered, oldest first.
+    async fn user_pending_memberships(&self, user_id: i64) -> StoreResult<Vec<PendingMembership>>;
+
+    /// An administrator (`admin_id`) changes a member's role. Demoting the last administrator
+    /// is a [`StoreError::Conflict`] (another must be made one first), as is acting without
+    /// being an administrator; a user who is not a member is [`StoreError::NotFound`].
+    async fn set_org_role(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        user_id: i64,
+        role: OrgRole,
+    ) -> StoreResult<()>;
+
+    /// Removes `user_id` from an organization (or withdraws their request, or declines their
+    /// invitation); `false` if they were not in it. `actor_id` is `user_id` (leaving) or an
+    /// administrator of it (removing; else [`StoreError::Conflict`]). The last administrator
+    /// cannot leave nor be removed ([`StoreError::Conflict`]): another must be made one first.
+    /// Papers submitted for the organization by whoever leaves stay attributed to it.
+    async fn remove_org_member(
+        &self,
+        org_id: i64,
+        actor_id: i64,
+        user_id: i64,
+    ) -> StoreResult<bool>;
+
+    /// An administrator (`admin_id`) takes a paper off the organization's list (its daily
+    /// entry stays, with no organization); `false` if it was not on it.
+    async fn detach_org_paper(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        paper: &ArxivId,
+    ) -> StoreResult<bool>;
 
     /// Records that `user_id` says they are the author `name` (pending until an administrator
     /// decides). Claiming the same name again returns the claim already made.
@@ -367,6 +434,9 @@ pub trait Store: Send + Sync + 'static {
     /// Hides a paper from every list, page and search (or shows it again); `false` if it was
     /// already so. An unknown paper is [`StoreError::NotFound`].
     async fn set_paper_hidden(&self, id: &ArxivId, hidden: bool) -> StoreResult<bool>;
+
+    /// Whether the paper is stored and hidden by an administrator (an unknown paper is not).
+    async fn paper_hidden(&self, id: &ArxivId) -> StoreResult<bool>;
 
     /// Papers administrators hid, most recently changed first.
     async fn hidden_papers(&self, limit: u32) -> StoreResult<Vec<HiddenPaper>>;
@@ -423,6 +493,22 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
 
+    /// Stores a sign-up waiting for the link mailed to its address (the SHA-256 of the
+    /// link's token), and forgets expired ones.
+    async fn create_pending_signup(
+        &self,
+        token_hash: &str,
+        signup: &PendingSignup,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Takes (once) the unexpired sign-up whose link token hashes to `token_hash`.
+    async fn take_pending_signup(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<PendingSignup>>;
+
     /// The accounts that upvoted a paper here, most recent first, at most `limit`.
     async fn paper_upvoters(
         &self,
@@ -431,7 +517,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<paperboy_core::StoredUserRef>>;
 
     /// Replaces the body of `user_id`'s comment and records when. Another user's, a deleted
-    /// or hidden or missing comment is [`StoreError::NotFound`].
+    /// or hidden or missing comment, or one on a hidden paper, is [`StoreError::NotFound`].
     async fn edit_comment(&self, id: i64, user_id: i64, body: &str) -> StoreResult<Comment>;
 
     // ---- comments' stored HTML (rendered once, on write) ----

@@ -13,7 +13,10 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::api::{ApiToken, CreatedApiToken};
 use crate::model::{authors_from_json, authors_to_json};
-use crate::{AuthorClaim, ClaimStatus, HiddenPaper, OrgMember, OrgProfile, OrgRole};
+use crate::{
+    AuthorClaim, ClaimStatus, HiddenPaper, MembershipStatus, OrgMember, OrgProfile, OrgRole,
+    PendingMembership, PendingSignup,
+};
 use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
@@ -36,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0007_mail_outbox.sql"),
     include_str!("../migrations/postgres/0008_sweep_indexes.sql"),
     include_str!("../migrations/postgres/0009_comment_html.sql"),
+    include_str!("../migrations/postgres/0010_membership_and_signups.sql"),
 ];
 
 /// Key of the advisory lock that serializes migrations between replicas starting together.
@@ -120,7 +124,8 @@ impl PgStore {
         let n = client
             .execute(
                 "UPDATE comments SET body = $1, edited_at = now(), body_html = $4, html_version = $5
-                 WHERE id = $2 AND user_id = $3 AND NOT deleted AND NOT hidden",
+                 WHERE id = $2 AND user_id = $3 AND NOT deleted AND NOT hidden
+                   AND paper_id IN (SELECT id FROM papers WHERE NOT hidden)",
                 &[&body, &id, &user_id, &html, &version],
             )
             .await?;
@@ -618,7 +623,7 @@ async fn upsert_run(
 }
 
 const ORG_SELECT: &str = "SELECT o.id, o.name, o.fullname, o.avatar_url,
-    (SELECT count(*) FROM org_members m WHERE m.org_id = o.id),
+    (SELECT count(*) FROM org_members m WHERE m.org_id = o.id AND m.status = 'active'),
     (SELECT count(*) FROM daily_entries d JOIN papers p ON p.id = d.paper_id
       WHERE d.organization_id = o.id AND NOT p.hidden)
     FROM organizations o";
@@ -661,6 +666,98 @@ fn map_missing(e: tokio_postgres::Error, what: &str) -> StoreError {
     } else {
         StoreError::Postgres(e)
     }
+}
+
+const PENDING_SELECT: &str = "SELECT m.org_id, o.name, o.fullname, m.user_id, u.username,
+    u.fullname, m.status, m.joined_at
+    FROM org_members m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id";
+
+fn pending_from_row(r: &Row) -> StoreResult<PendingMembership> {
+    let status: String = r.try_get(6)?;
+    Ok(PendingMembership {
+        org_id: r.try_get(0)?,
+        org_name: r.try_get(1)?,
+        org_fullname: r.try_get(2)?,
+        user_id: r.try_get(3)?,
+        username: r.try_get(4)?,
+        fullname: r.try_get(5)?,
+        status: MembershipStatus::parse(&status)
+            .ok_or_else(|| crate::site::corrupt_status("membership status", &status))?,
+        created_at: r.try_get(7)?,
+    })
+}
+
+/// Locks an organization's row: membership changes of one organization take turns.
+async fn lock_org(tx: &deadpool_postgres::Transaction<'_>, org_id: i64) -> StoreResult<()> {
+    if tx
+        .query_opt(
+            "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
+            &[&org_id],
+        )
+        .await?
+        .is_none()
+    {
+        return Err(StoreError::NotFound(format!("organization {org_id}")));
+    }
+    Ok(())
+}
+
+/// `user_id`'s role and membership status in an organization.
+async fn membership_of(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org_id: i64,
+    user_id: i64,
+) -> StoreResult<Option<(OrgRole, MembershipStatus)>> {
+    let Some(row) = tx
+        .query_opt(
+            "SELECT role, status FROM org_members WHERE org_id = $1 AND user_id = $2",
+            &[&org_id, &user_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (role, status): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(Some((
+        OrgRole::parse(&role).ok_or_else(|| crate::site::corrupt_status("role", &role))?,
+        MembershipStatus::parse(&status)
+            .ok_or_else(|| crate::site::corrupt_status("membership status", &status))?,
+    )))
+}
+
+async fn is_org_admin(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org_id: i64,
+    user_id: i64,
+) -> StoreResult<bool> {
+    Ok(matches!(
+        membership_of(tx, org_id, user_id).await?,
+        Some((OrgRole::Admin, MembershipStatus::Active))
+    ))
+}
+
+async fn org_admins(tx: &deadpool_postgres::Transaction<'_>, org_id: i64) -> StoreResult<i64> {
+    Ok(tx
+        .query_one(
+            "SELECT count(*) FROM org_members WHERE org_id = $1 AND role = 'admin' AND status = 'active'",
+            &[&org_id],
+        )
+        .await?
+        .get(0))
+}
+
+/// Makes a pending membership an approved one, joined now.
+async fn activate(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org_id: i64,
+    user_id: i64,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE org_members SET status = 'active', joined_at = now() WHERE org_id = $1 AND user_id = $2",
+        &[&org_id, &user_id],
+    )
+    .await?;
+    Ok(())
 }
 
 fn map_unique(e: tokio_postgres::Error, what: &str) -> StoreError {
@@ -829,7 +926,10 @@ impl Store for PgStore {
         let id = paper.base();
         // Locking the paper row serializes concurrent votes on it, so the count cannot drift.
         let exists = tx
-            .query_opt("SELECT 1 FROM papers WHERE id = $1 FOR UPDATE", &[&id])
+            .query_opt(
+                "SELECT 1 FROM papers WHERE id = $1 AND NOT hidden FOR UPDATE",
+                &[&id],
+            )
             .await?
             .is_some();
         if !exists {
@@ -1116,6 +1216,19 @@ impl Store for PgStore {
     async fn submit_to_feed(&self, paper: &ArxivId, e: &FeedSubmission) -> StoreResult<bool> {
         let client = self.client().await?;
         let id = paper.base();
+        if let Some(org) = e.organization_id
+            && client
+                .query_opt(
+                    "SELECT 1 FROM org_members WHERE org_id = $1 AND user_id = $2 AND status = 'active'",
+                    &[&org, &e.submitter_id],
+                )
+                .await?
+                .is_none()
+        {
+            return Err(StoreError::Conflict(
+                "only an approved member submits for an organization".into(),
+            ));
+        }
         let n = client
             .execute(
                 "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id, organization_id)
@@ -1787,7 +1900,7 @@ impl Store for PgStore {
             .query(
                 "SELECT u.id, u.username, u.fullname, u.avatar_url, m.role, m.joined_at
                  FROM org_members m JOIN users u ON u.id = m.user_id
-                 WHERE m.org_id = $1
+                 WHERE m.org_id = $1 AND m.status = 'active'
                  ORDER BY m.role = 'admin' DESC, m.joined_at, u.username",
                 &[&org_id],
             )
@@ -1813,7 +1926,7 @@ impl Store for PgStore {
         client
             .query(
                 &format!(
-                    "{ORG_SELECT} WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = $1)
+                    "{ORG_SELECT} WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = $1 AND status = 'active')
                      ORDER BY o.name"
                 ),
                 &[&user_id],
@@ -1824,62 +1937,187 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+    async fn request_membership(&self, org_id: i64, user_id: i64) -> StoreResult<MembershipStatus> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // The lock `leave_organization` takes.
-        if tx
-            .query_opt(
-                "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
+        lock_org(&tx, org_id).await?;
+        let status = match membership_of(&tx, org_id, user_id).await? {
+            Some((_, MembershipStatus::Invited)) => {
+                activate(&tx, org_id, user_id).await?;
+                MembershipStatus::Active
+            }
+            Some((_, status)) => status,
+            None => {
+                tx.execute(
+                    "INSERT INTO org_members (org_id, user_id, role, joined_at, status)
+                     VALUES ($1, $2, 'member', now(), 'requested')",
+                    &[&org_id, &user_id],
+                )
+                .await
+                .map_err(|e| map_missing(e, "organization or user"))?;
+                MembershipStatus::Requested
+            }
+        };
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    async fn invite_to_organization(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        user_id: i64,
+    ) -> StoreResult<MembershipStatus> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        lock_org(&tx, org_id).await?;
+        if !is_org_admin(&tx, org_id, admin_id).await? {
+            return Err(crate::site::not_admin());
+        }
+        let status = match membership_of(&tx, org_id, user_id).await? {
+            Some((_, MembershipStatus::Requested)) => {
+                activate(&tx, org_id, user_id).await?;
+                MembershipStatus::Active
+            }
+            Some((_, status)) => status,
+            None => {
+                tx.execute(
+                    "INSERT INTO org_members (org_id, user_id, role, joined_at, status)
+                     VALUES ($1, $2, 'member', now(), 'invited')",
+                    &[&org_id, &user_id],
+                )
+                .await
+                .map_err(|e| map_missing(e, &format!("user {user_id}")))?;
+                MembershipStatus::Invited
+            }
+        };
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    async fn decide_membership(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        actor_id: i64,
+        accept: bool,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        lock_org(&tx, org_id).await?;
+        let may = match membership_of(&tx, org_id, user_id).await? {
+            Some((_, MembershipStatus::Requested)) => is_org_admin(&tx, org_id, actor_id).await?,
+            Some((_, MembershipStatus::Invited)) => actor_id == user_id,
+            _ => false,
+        };
+        if !may {
+            return Err(StoreError::NotFound(
+                "a request or invitation to answer".into(),
+            ));
+        }
+        if accept {
+            activate(&tx, org_id, user_id).await?;
+        } else {
+            tx.execute(
+                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+                &[&org_id, &user_id],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_memberships(&self, org_id: i64) -> StoreResult<Vec<PendingMembership>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!(
+                    "{PENDING_SELECT} WHERE m.org_id = $1 AND m.status <> 'active'
+                     ORDER BY m.joined_at, u.username"
+                ),
                 &[&org_id],
             )
             .await?
-            .is_none()
-        {
-            return Err(StoreError::NotFound(format!("organization {org_id}")));
-        }
-        let n = tx
-            .execute(
-                "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES ($1, $2, 'member', now())
-                 ON CONFLICT DO NOTHING",
-                &[&org_id, &user_id],
-            )
-            .await
-            .map_err(|e| map_missing(e, "organization or user"))?;
-        tx.commit().await?;
-        Ok(n > 0)
+            .iter()
+            .map(pending_from_row)
+            .collect()
     }
 
-    async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+    async fn user_pending_memberships(&self, user_id: i64) -> StoreResult<Vec<PendingMembership>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!(
+                    "{PENDING_SELECT} WHERE m.user_id = $1 AND m.status <> 'active'
+                     ORDER BY m.joined_at, o.name"
+                ),
+                &[&user_id],
+            )
+            .await?
+            .iter()
+            .map(pending_from_row)
+            .collect()
+    }
+
+    async fn set_org_role(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        user_id: i64,
+        role: OrgRole,
+    ) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // Lock the organization itself (joins take the same lock), so two administrators
-        // cannot both leave and nobody joins an organization whose last one is leaving.
+        lock_org(&tx, org_id).await?;
+        if !is_org_admin(&tx, org_id, admin_id).await? {
+            return Err(crate::site::not_admin());
+        }
+        let Some((current, MembershipStatus::Active)) = membership_of(&tx, org_id, user_id).await?
+        else {
+            return Err(StoreError::NotFound(format!("member {user_id}")));
+        };
+        if current == OrgRole::Admin
+            && role == OrgRole::Member
+            && org_admins(&tx, org_id).await? <= 1
+        {
+            return Err(StoreError::Conflict(
+                "the last administrator stays one until another is made administrator".into(),
+            ));
+        }
         tx.execute(
-            "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",
-            &[&org_id],
+            "UPDATE org_members SET role = $1 WHERE org_id = $2 AND user_id = $3",
+            &[&role.as_str(), &org_id, &user_id],
         )
         .await?;
-        let rows = tx
-            .query(
-                "SELECT user_id, role FROM org_members WHERE org_id = $1 FOR UPDATE",
-                &[&org_id],
-            )
-            .await?;
-        let mine = rows
-            .iter()
-            .find(|r| r.get::<_, i64>(0) == user_id)
-            .map(|r| r.get::<_, String>(1));
-        let Some(role) = mine else {
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_org_member(
+        &self,
+        org_id: i64,
+        actor_id: i64,
+        user_id: i64,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Every membership change locks the organization first, so two administrators
+        // cannot both leave at once.
+        lock_org(&tx, org_id).await?;
+        if actor_id != user_id && !is_org_admin(&tx, org_id, actor_id).await? {
+            return Err(crate::site::not_admin());
+        }
+        let Some((role, status)) = membership_of(&tx, org_id, user_id).await? else {
             return Ok(false);
         };
-        let admins = rows
-            .iter()
-            .filter(|r| r.get::<_, String>(1) == "admin")
-            .count();
-        if role == "admin" && admins == 1 && rows.len() > 1 {
+        if role == OrgRole::Admin
+            && status == MembershipStatus::Active
+            && org_admins(&tx, org_id).await? <= 1
+        {
             return Err(StoreError::Conflict(
-                "the last administrator cannot leave while others are members".into(),
+                "the last administrator cannot leave: make another member administrator first"
+                    .into(),
             ));
         }
         tx.execute(
@@ -1889,6 +2127,37 @@ impl Store for PgStore {
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn detach_org_paper(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        paper: &ArxivId,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        lock_org(&tx, org_id).await?;
+        if !is_org_admin(&tx, org_id, admin_id).await? {
+            return Err(crate::site::not_admin());
+        }
+        let id = paper.base();
+        let n = tx
+            .execute(
+                "UPDATE daily_entries SET organization_id = NULL
+                 WHERE paper_id = $1 AND organization_id = $2",
+                &[&id, &org_id],
+            )
+            .await?;
+        if n > 0 {
+            tx.execute(
+                "UPDATE papers SET modified_at = now() WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     async fn claim_author(&self, user_id: i64, name: &str) -> StoreResult<AuthorClaim> {
@@ -1996,6 +2265,15 @@ impl Store for PgStore {
             return Err(StoreError::NotFound(format!("paper {id}")));
         }
         Ok(n > 0)
+    }
+
+    async fn paper_hidden(&self, id: &ArxivId) -> StoreResult<bool> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt("SELECT hidden FROM papers WHERE id = $1", &[&id.base()])
+            .await?
+            .map(|r| r.get::<_, bool>(0))
+            .unwrap_or(false))
     }
 
     async fn hidden_papers(&self, limit: u32) -> StoreResult<Vec<HiddenPaper>> {
@@ -2164,6 +2442,62 @@ impl Store for PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn create_pending_signup(
+        &self,
+        token_hash: &str,
+        signup: &PendingSignup,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM pending_signups WHERE expires_at < now()", &[])
+            .await?;
+        client
+            .execute(
+                "INSERT INTO pending_signups
+                 (token_hash, username, fullname, email, password_hash, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, now(), $6)",
+                &[
+                    &token_hash,
+                    &signup.username,
+                    &signup.fullname,
+                    &signup.email,
+                    &signup.password_hash,
+                    &expires_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn take_pending_signup(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<PendingSignup>> {
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(
+                "DELETE FROM pending_signups WHERE token_hash = $1
+                 RETURNING username, fullname, email, password_hash, expires_at",
+                &[&token_hash],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let expires: DateTime<Utc> = row.try_get(4)?;
+        if expires <= now {
+            return Ok(None);
+        }
+        Ok(Some(PendingSignup {
+            username: row.try_get(0)?,
+            fullname: row.try_get(1)?,
+            email: row.try_get(2)?,
+            password_hash: row.try_get(3)?,
+        }))
     }
 
     async fn password_reset_user(

@@ -135,3 +135,74 @@ pub struct HiddenPaper {
 pub(crate) fn corrupt_status(what: &str, s: &str) -> crate::StoreError {
     crate::StoreError::Corrupt(format!("{what} `{s}`"))
 }
+
+/// Where a membership stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipStatus {
+    /// A member.
+    Active,
+    /// Asked to join; waiting for an administrator of the organization.
+    Requested,
+    /// An administrator invited them; waiting for their answer.
+    Invited,
+}
+
+impl MembershipStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Requested => "requested",
+            Self::Invited => "invited",
+        }
+    }
+
+    /// Reads the stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "requested" => Some(Self::Requested),
+            "invited" => Some(Self::Invited),
+            _ => None,
+        }
+    }
+}
+
+/// A request to join an organization, or an invitation to, not yet answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingMembership {
+    /// The organization.
+    pub org_id: i64,
+    /// Its handle.
+    pub org_name: String,
+    /// Its display name.
+    pub org_fullname: String,
+    /// The account asking or asked.
+    pub user_id: i64,
+    /// Its handle.
+    pub username: String,
+    /// Its display name.
+    pub fullname: String,
+    /// [`MembershipStatus::Requested`] or [`MembershipStatus::Invited`].
+    pub status: MembershipStatus,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A sign-up waiting for the link mailed to its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSignup {
+    /// The username asked for.
+    pub username: String,
+    /// The display name.
+    pub fullname: String,
+    /// The address (as [`paperboy_core::Email`] normalizes it).
+    pub email: String,
+    /// The password's hash.
+    pub password_hash: String,
+}
+
+pub(crate) fn not_admin() -> crate::StoreError {
+    crate::StoreError::Conflict("only an administrator of the organization can do that".into())
+}

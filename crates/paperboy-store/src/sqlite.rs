@@ -15,7 +15,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::api::{ApiToken, CreatedApiToken};
 use crate::model::{authors_from_json, authors_to_json};
-use crate::{AuthorClaim, ClaimStatus, HiddenPaper, OrgMember, OrgProfile, OrgRole};
+use crate::{
+    AuthorClaim, ClaimStatus, HiddenPaper, MembershipStatus, OrgMember, OrgProfile, OrgRole,
+    PendingMembership, PendingSignup,
+};
 use crate::{
     Backend, Comment, FeedPage, FeedQuery, FeedSort, FeedSubmission, NewComment, NewUser,
     PaperCursor, Stats, Store, StoreError, StoreResult, UpsertSummary, User, author_key,
@@ -38,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_mail_outbox.sql"),
     include_str!("../migrations/sqlite/0008_sweep_indexes.sql"),
     include_str!("../migrations/sqlite/0009_comment_html.sql"),
+    include_str!("../migrations/sqlite/0010_membership_and_signups.sql"),
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
@@ -157,7 +161,8 @@ impl SqliteStore {
             let tx = conn.transaction()?;
             let n = tx.execute(
                 "UPDATE comments SET body = ?1, edited_at = ?2, body_html = ?5, html_version = ?6
-                 WHERE id = ?3 AND user_id = ?4 AND deleted = 0 AND hidden = 0",
+                 WHERE id = ?3 AND user_id = ?4 AND deleted = 0 AND hidden = 0
+                   AND paper_id IN (SELECT id FROM papers WHERE hidden = 0)",
                 params![body, now_ms(), id, user_id, html, version],
             )?;
             if n == 0 {
@@ -612,10 +617,97 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Comment>> {
 }
 
 const ORG_SELECT: &str = "SELECT o.id, o.name, o.fullname, o.avatar_url,
-    (SELECT count(*) FROM org_members m WHERE m.org_id = o.id),
+    (SELECT count(*) FROM org_members m WHERE m.org_id = o.id AND m.status = 'active'),
     (SELECT count(*) FROM daily_entries d JOIN papers p ON p.id = d.paper_id
       WHERE d.organization_id = o.id AND p.hidden = 0)
     FROM organizations o";
+
+const PENDING_SELECT: &str = "SELECT m.org_id, o.name, o.fullname, m.user_id, u.username,
+    u.fullname, m.status, m.joined_at
+    FROM org_members m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id";
+
+fn pending_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<PendingMembership>> {
+    let status: String = r.get(6)?;
+    let Some(status) = MembershipStatus::parse(&status) else {
+        return Ok(Err(crate::site::corrupt_status(
+            "membership status",
+            &status,
+        )));
+    };
+    let created_at = match from_ms(r.get(7)?) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(PendingMembership {
+        org_id: r.get(0)?,
+        org_name: r.get(1)?,
+        org_fullname: r.get(2)?,
+        user_id: r.get(3)?,
+        username: r.get(4)?,
+        fullname: r.get(5)?,
+        status,
+        created_at,
+    }))
+}
+
+/// `user_id`'s role and membership status in an organization.
+fn membership_of(
+    conn: &Connection,
+    org_id: i64,
+    user_id: i64,
+) -> StoreResult<Option<(OrgRole, MembershipStatus)>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT role, status FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+            params![org_id, user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(role, status)| {
+        Ok((
+            OrgRole::parse(&role).ok_or_else(|| crate::site::corrupt_status("role", &role))?,
+            MembershipStatus::parse(&status)
+                .ok_or_else(|| crate::site::corrupt_status("membership status", &status))?,
+        ))
+    })
+    .transpose()
+}
+
+fn is_org_admin(conn: &Connection, org_id: i64, user_id: i64) -> StoreResult<bool> {
+    Ok(matches!(
+        membership_of(conn, org_id, user_id)?,
+        Some((OrgRole::Admin, MembershipStatus::Active))
+    ))
+}
+
+fn org_admins(conn: &Connection, org_id: i64) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM org_members WHERE org_id = ?1 AND role = 'admin' AND status = 'active'",
+        [org_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Makes a pending membership an approved one, joined now.
+fn activate(conn: &Connection, org_id: i64, user_id: i64) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE org_members SET status = 'active', joined_at = ?1 WHERE org_id = ?2 AND user_id = ?3",
+        params![now_ms(), org_id, user_id],
+    )?;
+    Ok(())
+}
+
+/// A foreign key naming a missing row becomes [`StoreError::NotFound`].
+fn map_missing(e: rusqlite::Error, what: &str) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            StoreError::NotFound(what.to_owned())
+        }
+        e => e.into(),
+    }
+}
 
 fn org_from_row(r: &Row<'_>) -> rusqlite::Result<OrgProfile> {
     Ok(OrgProfile {
@@ -849,7 +941,11 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let tx = conn.transaction()?;
             let exists: bool = tx
-                .query_row("SELECT 1 FROM papers WHERE id = ?1", [&id], |_| Ok(()))
+                .query_row(
+                    "SELECT 1 FROM papers WHERE id = ?1 AND hidden = 0",
+                    [&id],
+                    |_| Ok(()),
+                )
                 .optional()?
                 .is_some();
             if !exists {
@@ -1159,6 +1255,21 @@ impl Store for SqliteStore {
         let paper = paper.base().to_owned();
         let e = entry.clone();
         self.write(move |conn| {
+            if let Some(org) = e.organization_id {
+                let member = conn
+                    .query_row(
+                        "SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND status = 'active'",
+                        params![org, e.submitter_id],
+                        |_| Ok(()),
+                    )
+                    .optional()?
+                    .is_some();
+                if !member {
+                    return Err(StoreError::Conflict(
+                        "only an approved member submits for an organization".into(),
+                    ));
+                }
+            }
             let n = conn.execute(
                 "INSERT INTO daily_entries (paper_id, feed_date, submitted_at, submitter_id, organization_id)
                  SELECT id, ?2, ?3, ?4, ?5 FROM papers WHERE id = ?1 AND hidden = 0
@@ -1910,7 +2021,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT u.id, u.username, u.fullname, u.avatar_url, m.role, m.joined_at
                  FROM org_members m JOIN users u ON u.id = m.user_id
-                 WHERE m.org_id = ?1
+                 WHERE m.org_id = ?1 AND m.status = 'active'
                  ORDER BY m.role = 'admin' DESC, m.joined_at, u.username",
             )?;
             let rows = stmt.query_map([org_id], |r| {
@@ -1943,7 +2054,7 @@ impl Store for SqliteStore {
     async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<OrgProfile>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "{ORG_SELECT} WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = ?1)
+                "{ORG_SELECT} WHERE o.id IN (SELECT org_id FROM org_members WHERE user_id = ?1 AND status = 'active')
                  ORDER BY o.name"
             ))?;
             stmt.query_map([user_id], org_from_row)?
@@ -1953,51 +2064,177 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn join_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+    async fn request_membership(&self, org_id: i64, user_id: i64) -> StoreResult<MembershipStatus> {
         self.write(move |conn| {
-            conn.execute(
-                "INSERT INTO org_members (org_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?3)
-                 ON CONFLICT DO NOTHING",
-                params![org_id, user_id, now_ms()],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-                {
-                    StoreError::NotFound("organization or user".into())
+            let tx = conn.transaction()?;
+            let status = match membership_of(&tx, org_id, user_id)? {
+                Some((_, MembershipStatus::Invited)) => {
+                    activate(&tx, org_id, user_id)?;
+                    MembershipStatus::Active
                 }
-                e => e.into(),
-            })
+                Some((_, status)) => status,
+                None => {
+                    tx.execute(
+                        "INSERT INTO org_members (org_id, user_id, role, joined_at, status)
+                         VALUES (?1, ?2, 'member', ?3, 'requested')",
+                        params![org_id, user_id, now_ms()],
+                    )
+                    .map_err(|e| map_missing(e, "organization or user"))?;
+                    MembershipStatus::Requested
+                }
+            };
+            tx.commit()?;
+            Ok(status)
         })
         .await
     }
 
-    async fn leave_organization(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+    async fn invite_to_organization(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        user_id: i64,
+    ) -> StoreResult<MembershipStatus> {
         self.write(move |conn| {
             let tx = conn.transaction()?;
-            let role: Option<String> = tx
-                .query_row(
-                    "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+            if !is_org_admin(&tx, org_id, admin_id)? {
+                return Err(crate::site::not_admin());
+            }
+            let status = match membership_of(&tx, org_id, user_id)? {
+                Some((_, MembershipStatus::Requested)) => {
+                    activate(&tx, org_id, user_id)?;
+                    MembershipStatus::Active
+                }
+                Some((_, status)) => status,
+                None => {
+                    tx.execute(
+                        "INSERT INTO org_members (org_id, user_id, role, joined_at, status)
+                         VALUES (?1, ?2, 'member', ?3, 'invited')",
+                        params![org_id, user_id, now_ms()],
+                    )
+                    .map_err(|e| map_missing(e, &format!("user {user_id}")))?;
+                    MembershipStatus::Invited
+                }
+            };
+            tx.commit()?;
+            Ok(status)
+        })
+        .await
+    }
+
+    async fn decide_membership(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        actor_id: i64,
+        accept: bool,
+    ) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let may = match membership_of(&tx, org_id, user_id)? {
+                Some((_, MembershipStatus::Requested)) => is_org_admin(&tx, org_id, actor_id)?,
+                Some((_, MembershipStatus::Invited)) => actor_id == user_id,
+                _ => false,
+            };
+            if !may {
+                return Err(StoreError::NotFound(
+                    "a request or invitation to answer".into(),
+                ));
+            }
+            if accept {
+                activate(&tx, org_id, user_id)?;
+            } else {
+                tx.execute(
+                    "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
                     params![org_id, user_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(role) = role else {
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn pending_memberships(&self, org_id: i64) -> StoreResult<Vec<PendingMembership>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{PENDING_SELECT} WHERE m.org_id = ?1 AND m.status <> 'active'
+                 ORDER BY m.joined_at, u.username"
+            ))?;
+            stmt.query_map([org_id], pending_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|p| p))
+                .collect()
+        })
+        .await
+    }
+
+    async fn user_pending_memberships(&self, user_id: i64) -> StoreResult<Vec<PendingMembership>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{PENDING_SELECT} WHERE m.user_id = ?1 AND m.status <> 'active'
+                 ORDER BY m.joined_at, o.name"
+            ))?;
+            stmt.query_map([user_id], pending_from_row)?
+                .map(|r| r.map_err(StoreError::from).and_then(|p| p))
+                .collect()
+        })
+        .await
+    }
+
+    async fn set_org_role(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        user_id: i64,
+        role: OrgRole,
+    ) -> StoreResult<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            if !is_org_admin(&tx, org_id, admin_id)? {
+                return Err(crate::site::not_admin());
+            }
+            let Some((current, MembershipStatus::Active)) = membership_of(&tx, org_id, user_id)?
+            else {
+                return Err(StoreError::NotFound(format!("member {user_id}")));
+            };
+            if current == OrgRole::Admin && role == OrgRole::Member && org_admins(&tx, org_id)? <= 1
+            {
+                return Err(StoreError::Conflict(
+                    "the last administrator stays one until another is made administrator".into(),
+                ));
+            }
+            tx.execute(
+                "UPDATE org_members SET role = ?1 WHERE org_id = ?2 AND user_id = ?3",
+                params![role.as_str(), org_id, user_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_org_member(
+        &self,
+        org_id: i64,
+        actor_id: i64,
+        user_id: i64,
+    ) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            if actor_id != user_id && !is_org_admin(&tx, org_id, actor_id)? {
+                return Err(crate::site::not_admin());
+            }
+            let Some((role, status)) = membership_of(&tx, org_id, user_id)? else {
                 return Ok(false);
             };
-            if role == "admin" {
-                let (admins, members): (i64, i64) = tx.query_row(
-                    "SELECT count(*) FILTER (WHERE role = 'admin'), count(*)
-                     FROM org_members WHERE org_id = ?1",
-                    [org_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                if admins == 1 && members > 1 {
-                    return Err(StoreError::Conflict(
-                        "the last administrator cannot leave while others are members".into(),
-                    ));
-                }
+            if role == OrgRole::Admin
+                && status == MembershipStatus::Active
+                && org_admins(&tx, org_id)? <= 1
+            {
+                return Err(StoreError::Conflict(
+                    "the last administrator cannot leave: make another member administrator first"
+                        .into(),
+                ));
             }
             tx.execute(
                 "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
@@ -2005,6 +2242,35 @@ impl Store for SqliteStore {
             )?;
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn detach_org_paper(
+        &self,
+        org_id: i64,
+        admin_id: i64,
+        paper: &ArxivId,
+    ) -> StoreResult<bool> {
+        let paper = paper.base().to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            if !is_org_admin(&tx, org_id, admin_id)? {
+                return Err(crate::site::not_admin());
+            }
+            let n = tx.execute(
+                "UPDATE daily_entries SET organization_id = NULL
+                 WHERE paper_id = ?1 AND organization_id = ?2",
+                params![paper, org_id],
+            )?;
+            if n > 0 {
+                tx.execute(
+                    "UPDATE papers SET modified_at = ?1 WHERE id = ?2",
+                    params![now_ms(), paper],
+                )?;
+            }
+            tx.commit()?;
+            Ok(n > 0)
         })
         .await
     }
@@ -2112,6 +2378,19 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound(format!("paper {id}")));
             }
             Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn paper_hidden(&self, id: &ArxivId) -> StoreResult<bool> {
+        let id = id.base().to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row("SELECT hidden FROM papers WHERE id = ?1", [&id], |r| {
+                    r.get::<_, bool>(0)
+                })
+                .optional()?
+                .unwrap_or(false))
         })
         .await
     }
@@ -2280,6 +2559,69 @@ impl Store for SqliteStore {
                 [now_ms() - 7 * 24 * 3600 * 1000],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn create_pending_signup(
+        &self,
+        token_hash: &str,
+        signup: &PendingSignup,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        let p = signup.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM pending_signups WHERE expires_at < ?1",
+                [now_ms()],
+            )?;
+            conn.execute(
+                "INSERT INTO pending_signups
+                 (token_hash, username, fullname, email, password_hash, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    token_hash,
+                    p.username,
+                    p.fullname,
+                    p.email,
+                    p.password_hash,
+                    now_ms(),
+                    ms(expires_at)
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_pending_signup(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<PendingSignup>> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            Ok(conn
+                .query_row(
+                    "DELETE FROM pending_signups WHERE token_hash = ?1
+                     RETURNING username, fullname, email, password_hash, expires_at",
+                    [&token_hash],
+                    |r| {
+                        Ok((
+                            PendingSignup {
+                                username: r.get(0)?,
+                                fullname: r.get(1)?,
+                                email: r.get(2)?,
+                                password_hash: r.get(3)?,
+                            },
+                            r.get::<_, i64>(4)?,
+                        ))
+                    },
+                )
+                .optional()?
+                .filter(|(_, expires)| *expires > ms(now))
+                .map(|(p, _)| p))
         })
         .await
     }

@@ -41,13 +41,16 @@ async fn an_organization_has_its_creator_as_administrator_and_members_join_and_l
         store.create_organization("lab", "Another", bob).await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(store.join_organization(org.id, bob).await.expect("join"));
-    assert!(
-        !store.join_organization(org.id, bob).await.expect("again"),
-        "joining twice changes nothing"
+    assert_eq!(
+        store.request_membership(org.id, bob).await.expect("ask"),
+        paperboy_store::MembershipStatus::Requested
     );
+    store
+        .decide_membership(org.id, bob, ada, true)
+        .await
+        .expect("approve");
     assert!(matches!(
-        store.join_organization(org.id, 999_999).await,
+        store.request_membership(org.id, 999_999).await,
         Err(StoreError::NotFound(_))
     ));
     let members = store.org_members(org.id).await.expect("members");
@@ -69,16 +72,29 @@ async fn an_organization_has_its_creator_as_administrator_and_members_join_and_l
     let bobs = store.user_organizations(bob).await.expect("bob's orgs");
     assert_eq!(bobs.len(), 1);
     assert!(matches!(
-        store.leave_organization(org.id, ada).await,
+        store.remove_org_member(org.id, ada, ada).await,
         Err(StoreError::Conflict(_))
     ));
-    assert!(store.leave_organization(org.id, bob).await.expect("leave"));
-    assert!(!store.leave_organization(org.id, bob).await.expect("again"));
     assert!(
-        store.leave_organization(org.id, ada).await.expect("alone"),
-        "the last member may leave"
+        store
+            .remove_org_member(org.id, bob, bob)
+            .await
+            .expect("leave")
     );
-    assert!(store.org_members(org.id).await.expect("members").is_empty());
+    assert!(
+        !store
+            .remove_org_member(org.id, bob, bob)
+            .await
+            .expect("again")
+    );
+    assert!(
+        matches!(
+            store.remove_org_member(org.id, ada, ada).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "the last administrator cannot leave, even alone: the organization would be orphaned"
+    );
+    assert_eq!(store.org_members(org.id).await.expect("members").len(), 1);
 }
 
 async fn a_submission_for_an_organization_lists_on_it(store: Arc<dyn Store>) {

@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router {
             "/signup",
             get(pages::account::show_signup).post(pages::account::sign_up),
         )
+        .route(
+            "/signup/confirm/{token}",
+            get(pages::account::show_signup_confirm).post(pages::account::confirm_signup),
+        )
         .route("/signout", post(pages::account::sign_out))
         .route(
             "/reset",
@@ -81,6 +85,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orgs/{name}/join", post(pages::orgs::join))
         .route("/orgs/{name}/leave", post(pages::orgs::leave))
+        .route(
+            "/orgs/{name}/invitation",
+            post(pages::orgs::answer_invitation),
+        )
+        .route("/orgs/{name}/invite", post(pages::orgs::invite))
+        .route(
+            "/orgs/{name}/requests/{username}",
+            post(pages::orgs::decide_request),
+        )
+        .route(
+            "/orgs/{name}/members/{username}/role",
+            post(pages::orgs::set_role),
+        )
+        .route(
+            "/orgs/{name}/members/{username}/remove",
+            post(pages::orgs::remove_member),
+        )
+        .route(
+            "/orgs/{name}/papers/{id}/detach",
+            post(pages::orgs::detach_paper),
+        )
         .route("/authors/{name}/claim", post(pages::people::claim_author))
         .route("/admin/claims/{id}", post(pages::admin::decide_claim))
         .route("/admin/papers/{id}/hide", post(pages::admin::hide_paper))

@@ -29,6 +29,12 @@ pub enum Action {
     SubscribeAddress,
     /// Password reset emails asked for.
     PasswordReset,
+    /// Password reset requests naming one address, from anywhere: past the budget, no more
+    /// reset mail goes to that address this hour (the answer stays the same).
+    PasswordResetAddress,
+    /// Sign-ups naming one address, from anywhere: past the budget, no more sign-up mail
+    /// goes to that address this hour (the answer stays the same).
+    SignUpAddress,
     /// Account and organization changes (settings, new organizations, claims, joins).
     Account,
     /// Papers indexed through the API with a personal token.
@@ -46,6 +52,7 @@ impl Action {
             Self::Subscribe => (10, Duration::from_secs(3600)),
             Self::SubscribeAddress => (3, Duration::from_secs(3600)),
             Self::PasswordReset => (5, Duration::from_secs(3600)),
+            Self::PasswordResetAddress | Self::SignUpAddress => (3, Duration::from_secs(3600)),
             Self::Account => (30, Duration::from_secs(600)),
             Self::ApiWrite => (crate::api::WRITES_PER_MINUTE, Duration::from_secs(60)),
         }

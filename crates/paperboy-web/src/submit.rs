@@ -44,6 +44,10 @@ pub async fn submit_paper(
     organization_id: Option<i64>,
 ) -> Result<Submitted, SubmitError> {
     let id = id.without_version();
+    // A paper the moderators hid stays hidden: no asking arXiv, no new entry.
+    if state.store.paper_hidden(&id).await? {
+        return Err(SubmitError::Removed(id));
+    }
     let stored = state.store.paper(&id).await?;
     if let Some(existing) = stored.as_ref()
         && existing.feed.is_some()

@@ -497,3 +497,394 @@ async fn after_a_form_the_site_returns_only_to_its_own_pages() {
         assert_eq!(r.headers()["location"], expected, "{next:?}");
     }
 }
+
+/// The `role="status"` or `role="alert"` paragraph of a page.
+fn notice(html: &str) -> String {
+    let at = html
+        .find("role=\"status\">")
+        .or_else(|| html.find("role=\"alert\">"))
+        .expect("a notice");
+    html[at..at + html[at..].find("</p>").expect("end")].to_owned()
+}
+
+#[tokio::test]
+async fn joining_an_organization_takes_an_administrators_approval_or_an_invitation() {
+    let app = TestApp::spawn().await;
+    let ada = app.me();
+    ada.sign_up("ada").await;
+    assert_eq!(
+        ada.post("/orgs/new", &[("name", "lab"), ("fullname", "The Lab")])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let bob = app.other();
+    bob.sign_up("bob").await;
+    let eve = app.other();
+    eve.sign_up("eve").await;
+
+    // Asking to join is only a request: no membership, no submitting for the lab.
+    assert!(bob.html("/orgs/lab").await.contains("Ask to join"));
+    assert_eq!(bob.post("/orgs/lab/join", &[]).await.status().as_u16(), 303);
+    let page = bob.html("/orgs/lab").await;
+    assert!(notice(&page).contains("You asked to join"), "{page}");
+    assert!(!app.other().html("/orgs/lab").await.contains("@bob"));
+    assert!(!bob.html("/submit").await.contains("<option value=\"lab\">"));
+    let refused = bob
+        .post(
+            "/submit",
+            &[("arxiv_id", "2510.01234"), ("organization", "lab")],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 400);
+    assert_eq!(app.store.stats().await.expect("stats").feed_entries, 0);
+
+    // Only an administrator of the lab sees and decides requests.
+    assert!(
+        !eve.html("/orgs/lab")
+            .await
+            .contains("/orgs/lab/requests/bob")
+    );
+    for who in [&bob, &eve] {
+        assert_eq!(
+            who.post("/orgs/lab/requests/bob", &[("decision", "approve")])
+                .await
+                .status()
+                .as_u16(),
+            403
+        );
+    }
+    let admin_view = ada.html("/orgs/lab").await;
+    assert!(admin_view.contains("action=\"/orgs/lab/requests/bob\""));
+    assert_eq!(
+        ada.post("/orgs/lab/requests/bob", &[("decision", "approve")])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    assert!(app.other().html("/orgs/lab").await.contains("@bob"));
+    let r = bob
+        .post(
+            "/submit",
+            &[("arxiv_id", "2510.01234"), ("organization", "lab")],
+        )
+        .await;
+    assert_eq!(
+        r.status().as_u16(),
+        303,
+        "an approved member submits for it"
+    );
+
+    // A denied request leaves nothing.
+    eve.post("/orgs/lab/join", &[]).await;
+    assert_eq!(
+        ada.post("/orgs/lab/requests/eve", &[("decision", "deny")])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    assert!(eve.html("/orgs/lab").await.contains("Ask to join"));
+
+    // An invitation is the invitee's to accept or decline.
+    let carol = app.other();
+    carol.sign_up("carol").await;
+    let r = ada
+        .post("/orgs/lab/invite", &[("username", "@carol")])
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let unknown = ada
+        .post("/orgs/lab/invite", &[("username", "nobody")])
+        .await;
+    assert_eq!(unknown.status().as_u16(), 400);
+    assert!(
+        unknown
+            .text()
+            .await
+            .expect("body")
+            .contains("There is no user named nobody")
+    );
+    assert_eq!(
+        eve.post("/orgs/lab/invite", &[("username", "eve")])
+            .await
+            .status()
+            .as_u16(),
+        403,
+        "a stranger invites nobody"
+    );
+    assert!(carol.html("/orgs").await.contains("invited you"));
+    assert!(notice(&carol.html("/orgs/lab").await).contains("You are invited"));
+    assert_eq!(
+        eve.post("/orgs/lab/invitation", &[("decision", "accept")])
+            .await
+            .status()
+            .as_u16(),
+        404,
+        "nobody else accepts it"
+    );
+    assert_eq!(
+        carol
+            .post("/orgs/lab/invitation", &[("decision", "accept")])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    assert!(app.other().html("/orgs/lab").await.contains("@carol"));
+}
+
+#[tokio::test]
+async fn the_last_administrator_hands_over_and_a_removed_members_papers_can_be_detached() {
+    let app = TestApp::spawn().await;
+    let ada = app.me();
+    ada.sign_up("ada").await;
+    ada.post("/orgs/new", &[("name", "lab"), ("fullname", "The Lab")])
+        .await;
+    let bob = app.other();
+    bob.sign_up("bob").await;
+    ada.post("/orgs/lab/invite", &[("username", "bob")]).await;
+    bob.post("/orgs/lab/invitation", &[("decision", "accept")])
+        .await;
+    assert_eq!(
+        bob.post(
+            "/submit",
+            &[("arxiv_id", "2510.01234"), ("organization", "lab")],
+        )
+        .await
+        .status()
+        .as_u16(),
+        303
+    );
+
+    // The only administrator cannot leave nor step down; the page says what to do.
+    let r = ada.post("/orgs/lab/leave", &[]).await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.expect("body").contains("administrator"));
+    let r = ada
+        .post("/orgs/lab/members/ada/role", &[("role", "member")])
+        .await;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(notice(&r.text().await.expect("body")).contains("last administrator"));
+    assert_eq!(
+        bob.post("/orgs/lab/members/bob/role", &[("role", "admin")])
+            .await
+            .status()
+            .as_u16(),
+        403,
+        "a member does not promote themselves"
+    );
+    // Handing over, then leaving.
+    assert_eq!(
+        ada.post("/orgs/lab/members/bob/role", &[("role", "admin")])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    assert_eq!(
+        ada.post("/orgs/lab/leave", &[]).await.status().as_u16(),
+        303
+    );
+    let page = app.other().html("/orgs/lab").await;
+    assert!(page.contains("@bob") && !page.contains("@ada"));
+
+    // Carol joins, submits for the lab, and is removed: her paper stays attributed until an
+    // administrator detaches it; it stays on the daily list.
+    let carol = app.other();
+    carol.sign_up("carol").await;
+    carol.post("/orgs/lab/join", &[]).await;
+    bob.post("/orgs/lab/requests/carol", &[("decision", "approve")])
+        .await;
+    assert_eq!(
+        carol
+            .post(
+                "/submit",
+                &[("arxiv_id", "2510.02345"), ("organization", "lab")],
+            )
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    assert_eq!(
+        carol
+            .post("/orgs/lab/papers/2510.02345/detach", &[])
+            .await
+            .status()
+            .as_u16(),
+        403,
+        "only an administrator detaches"
+    );
+    assert_eq!(
+        bob.post("/orgs/lab/members/carol/remove", &[])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let page = app.other().html("/orgs/lab").await;
+    assert!(!page.contains("@carol"));
+    assert!(page.contains("/papers/2510.02345"), "still attributed");
+    assert!(
+        bob.html("/orgs/lab")
+            .await
+            .contains("/orgs/lab/papers/2510.02345/detach")
+    );
+    assert_eq!(
+        bob.post("/orgs/lab/papers/2510.02345/detach", &[])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let page = app.other().html("/orgs/lab").await;
+    assert!(!page.contains("/papers/2510.02345") && page.contains("/papers/2510.01234"));
+    let paper = app
+        .store
+        .paper(&ArxivId::parse("2510.02345").expect("id"))
+        .await
+        .expect("read")
+        .expect("paper");
+    let entry = paper.feed.expect("still on the daily list");
+    assert!(entry.organization.is_none());
+    assert_eq!(entry.submitter.expect("submitter").username, "carol");
+}
+
+#[tokio::test]
+async fn a_hidden_paper_is_gone_at_once_and_takes_no_vote_comment_or_submission() {
+    let app = TestApp::spawn().await;
+    let ada = app.me();
+    ada.sign_up("ada").await;
+    assert_eq!(
+        ada.post("/submit", &[("arxiv_id", "2510.01234")])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    ada.post("/papers/2510.01234/upvote", &[]).await;
+    ada.post("/papers/2510.01234/comments", &[("body", "a first take")])
+        .await;
+    let id = ArxivId::parse("2510.01234").expect("id");
+    let comment_id = app.store.comments(&id).await.expect("comments")[0].id;
+    let visitor = app.other();
+    // Warm every cache that holds the paper.
+    assert_eq!(
+        visitor.get("/papers/2510.01234").await.status().as_u16(),
+        200
+    );
+    assert_eq!(
+        visitor
+            .get("/api/papers/2510.01234")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert!(
+        visitor
+            .html("/api/daily_papers")
+            .await
+            .contains("2510.01234")
+    );
+    assert!(visitor.html("/").await.contains("/papers/2510.01234"));
+
+    app.create_admin("root").await;
+    let admin = app.other();
+    assert_eq!(admin.sign_in("root", common::PASSWORD).await, 303);
+    assert_eq!(
+        admin
+            .post("/admin/papers/2510.01234/hide", &[])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    // At once, not after the caches' lifetime.
+    assert_eq!(
+        visitor.get("/papers/2510.01234").await.status().as_u16(),
+        404
+    );
+    assert_eq!(
+        visitor
+            .get("/api/papers/2510.01234")
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    assert!(
+        !visitor
+            .html("/api/daily_papers")
+            .await
+            .contains("2510.01234")
+    );
+    assert!(!visitor.html("/").await.contains("/papers/2510.01234"));
+
+    // No vote, unvote, comment, edit or submission on it.
+    assert_eq!(
+        ada.post("/papers/2510.01234/upvote", &[])
+            .await
+            .status()
+            .as_u16(),
+        404,
+        "un-voting"
+    );
+    assert!(
+        app.store
+            .has_voted(ada_id(&app).await, &id)
+            .await
+            .expect("read")
+    );
+    assert_eq!(
+        ada.post("/papers/2510.01234/comments", &[("body", "more")])
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        ada.post(
+            &format!("/comments/{comment_id}/edit"),
+            &[("body", "changed")]
+        )
+        .await
+        .status()
+        .as_u16(),
+        404
+    );
+    let r = ada.post("/submit", &[("arxiv_id", "2510.01234v2")]).await;
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("was removed by this site")
+    );
+    assert_eq!(
+        app.store.comments(&id).await.expect("comments")[0].body,
+        "a first take"
+    );
+
+    // Shown again: as it was.
+    admin.post("/admin/papers/2510.01234/show", &[]).await;
+    let paper = app.store.paper(&id).await.expect("read").expect("shown");
+    assert_eq!(paper.upvotes, 1);
+    assert!(
+        visitor
+            .html("/api/daily_papers")
+            .await
+            .contains("2510.01234")
+    );
+}
+
+async fn ada_id(app: &TestApp) -> i64 {
+    app.store
+        .user_by_name("ada")
+        .await
+        .expect("read")
+        .expect("ada")
+        .id
+}

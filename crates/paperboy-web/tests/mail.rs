@@ -56,6 +56,8 @@ impl TestApp {
         }
         // Plain http on loopback: cookies without `Secure`, so the client keeps them.
         state.cookies = paperboy_web::auth::CookiePolicy { secure: false };
+        // Loopback is the proxy: a test names its clients in `X-Forwarded-For`.
+        state.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")].into();
         tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
         let http = reqwest::Client::builder()
             .cookie_store(true)
@@ -146,15 +148,54 @@ impl TestApp {
         .expect("drain");
     }
 
-    /// Signs up (and so in) a local account with this address.
+    /// Makes a local account with this address (as `paperboy user create` does: its address
+    /// not verified) and signs this browser in.
     async fn sign_up(&self, username: &str, email: &str) {
+        self.create_account(username, email).await;
         let token = self.csrf().await;
         let r = self
             .http
+            .post(format!("{}/signin", self.base))
+            .form(&[
+                ("username", username),
+                ("password", "correct horse battery staple"),
+                ("csrf_token", token.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sign in");
+        assert!(r.status().is_redirection(), "signed in: {}", r.status());
+    }
+
+    async fn create_account(&self, username: &str, email: &str) {
+        let hash = paperboy_web::auth::hash_password("correct horse battery staple".into())
+            .await
+            .expect("hash");
+        self.store
+            .create_user(&paperboy_store::NewUser {
+                username: paperboy_core::Username::parse(username).expect("username"),
+                fullname: "Ada Lovelace".into(),
+                email: Some(Email::parse(email).expect("email")),
+                password_hash: Some(hash),
+                is_admin: false,
+            })
+            .await
+            .expect("account");
+    }
+
+    /// Posts the sign-up form from `client` (an address behind the trusted proxy).
+    async fn post_sign_up(
+        &self,
+        http: &reqwest::Client,
+        username: &str,
+        email: &str,
+    ) -> (u16, String) {
+        let token = self.csrf_of(http).await;
+        let r = http
             .post(format!("{}/signup", self.base))
             .form(&[
                 ("username", username),
-                ("fullname", "Ada Lovelace"),
+                ("fullname", "Somebody"),
                 ("email", email),
                 ("password", "correct horse battery staple"),
                 ("csrf_token", token.as_str()),
@@ -162,11 +203,24 @@ impl TestApp {
             .send()
             .await
             .expect("sign up");
-        assert!(
-            r.status().is_redirection(),
-            "signed up: {}",
-            r.text().await.unwrap_or_default()
-        );
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
+    /// The CSRF token of another browser.
+    async fn csrf_of(&self, http: &reqwest::Client) -> String {
+        let html = http
+            .get(format!("{}/", self.base))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("body");
+        let at = html
+            .find("name=\"csrf_token\" value=\"")
+            .expect("a form with a token");
+        let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
+        rest[..rest.find('"').expect("end of value")].to_owned()
     }
 
     async fn save_digest_settings(&self, cadence: &str, with_token: bool) -> (u16, String) {
@@ -697,7 +751,8 @@ async fn an_account_neither_sees_nor_changes_a_subscription_of_its_address_until
     let got = app.sink.wait_for(1, Duration::from_secs(10)).await;
     let confirm = link(&got[0].text, &format!("{}/subscribe/confirm/", app.base));
     assert_eq!(app.follow(&confirm).await.0, 200);
-    // Somebody signs up with that address (account addresses are not verified).
+    // An account has that address without having proved it (made with `paperboy user
+    // create`, or before sign-ups were confirmed by mail).
     app.sign_up("mallory", "ada@example.org").await;
     let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
     assert!(
@@ -751,4 +806,185 @@ async fn an_account_neither_sees_nor_changes_a_subscription_of_its_address_until
     );
     let (_, page) = app.follow(&format!("{}/settings/digest", app.base)).await;
     assert!(page.contains(r#"value="daily" checked"#), "now shown");
+}
+
+/// A fresh browser keeping its own cookies.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The page's answer (its status paragraph), with the address it names blanked.
+fn status_of_page(html: &str, email: &str) -> String {
+    let at = html.find("role=\"status\">").expect("an answer");
+    html[at..at + html[at..].find("</p>").expect("end")].replace(email, "ADDRESS")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_answers_the_same_for_a_registered_address_and_mails_its_owner_instead() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    app.create_account("ada", "ada@example.org").await;
+    let eve = browser();
+    let (status, taken) = app.post_sign_up(&eve, "eve", "ada@example.org").await;
+    let newcomer = browser();
+    let (status_new, fresh) = app.post_sign_up(&newcomer, "bob", "bob@example.org").await;
+    assert_eq!((status, status_new), (200, 200));
+    assert_eq!(
+        status_of_page(&taken, "ada@example.org"),
+        status_of_page(&fresh, "bob@example.org"),
+        "the same answer either way"
+    );
+    assert!(fresh.contains("Check your inbox"));
+    assert!(
+        app.store.user_by_name("eve").await.expect("read").is_none()
+            && app.store.user_by_name("bob").await.expect("read").is_none(),
+        "no account before the link is followed"
+    );
+    let got = app.sink.wait_for(2, Duration::from_secs(10)).await;
+    let to_ada = for_rcpt(&got, "ada@example.org");
+    assert_eq!(to_ada.len(), 1);
+    assert!(
+        to_ada[0]
+            .text
+            .contains("already belongs to your account @ada")
+            && to_ada[0].text.contains(&format!("{}/reset", app.base))
+            && !to_ada[0].text.contains("/signup/confirm/"),
+        "the owner gets a note, not a link: {}",
+        to_ada[0].text
+    );
+    let to_bob = for_rcpt(&got, "bob@example.org");
+    assert_eq!(to_bob.len(), 1);
+    let confirm = link(&to_bob[0].text, &format!("{}/signup/confirm/", app.base));
+
+    // Following the link shows a button; only the button (a form) makes the account.
+    let (status, page) = app.follow(&confirm).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Create my account"));
+    assert!(app.store.user_by_name("bob").await.expect("read").is_none());
+    let token = app.csrf_of(&newcomer).await;
+    let post = |token: String| {
+        let newcomer = newcomer.clone();
+        let confirm = confirm.clone();
+        async move {
+            newcomer
+                .post(&confirm)
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await
+                .expect("confirm")
+        }
+    };
+    let r = post(token.clone()).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let bob = app
+        .store
+        .user_by_name("bob")
+        .await
+        .expect("read")
+        .expect("bob's account");
+    assert_eq!(bob.email.as_deref(), Some("bob@example.org"));
+    let home = newcomer
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("body");
+    assert!(home.contains("Sign out"), "the confirmation signs in");
+    assert_eq!(
+        post(token).await.status().as_u16(),
+        404,
+        "the link works once"
+    );
+    app.settle().await;
+    assert_eq!(app.sink.messages().len(), 2, "nothing else was mailed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_mail_to_one_address_is_capped_with_the_same_answer() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(
+                [(
+                    reqwest::header::HeaderName::from_static("x-forwarded-for"),
+                    format!("203.0.113.{}", i + 1).parse().expect("header"),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .expect("client");
+        let (status, page) = app
+            .post_sign_up(&http, &format!("user{i}"), "target@example.org")
+            .await;
+        assert_eq!(status, 200);
+        answers.push(status_of_page(&page, "target@example.org"));
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "one answer");
+    app.sink.wait_for(3, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        for_rcpt(&app.sink.messages(), "target@example.org").len(),
+        3,
+        "three sign-up mails an hour to one address"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_mail_to_one_address_is_capped_whoever_asks() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    app.create_account("ada", "ada@example.org").await;
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(
+                [(
+                    reqwest::header::HeaderName::from_static("x-forwarded-for"),
+                    format!("198.51.100.{}", i + 1).parse().expect("header"),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .build()
+            .expect("client");
+        let token = app.csrf_of(&http).await;
+        let r = http
+            .post(format!("{}/reset", app.base))
+            .form(&[("email", "ada@example.org"), ("csrf_token", token.as_str())])
+            .send()
+            .await
+            .expect("reset");
+        assert_eq!(r.status().as_u16(), 200, "client {i}");
+        answers.push(status_of_page(
+            &r.text().await.expect("body"),
+            "ada@example.org",
+        ));
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "one answer, capped or not"
+    );
+    app.sink.wait_for(3, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = for_rcpt(&app.sink.messages(), "ada@example.org").len();
+    assert!(
+        (1..=3).contains(&got),
+        "at most three reset mails an hour to one address, got {got}"
+    );
 }

@@ -53,4 +53,13 @@ impl ResponseCache {
         }
         entries.insert(key, (Instant::now(), value));
     }
+
+    /// Drops every page: what a change that must show at once (a paper hidden or shown
+    /// again) calls.
+    pub fn invalidate(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
 }

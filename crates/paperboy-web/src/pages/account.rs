@@ -1,6 +1,13 @@
 //! Accounts: sign up, sign in, sign out, settings. Sign-in answers the same whether or not
 //! the account exists (and takes as long); sessions are rotated at sign-in and destroyed at
 //! sign-out.
+//!
+//! When this instance sends mail, sign-up answers "check your inbox" whether or not the
+//! address has an account: a new address gets a link whose confirmation creates the account,
+//! an address with an account gets a note instead. Without mail, sign-up creates the account
+//! at once and a taken username or email is refused (one message for either), which tells a
+//! visitor that one of the two is in use: configure mail on a public instance. Reset and
+//! sign-up mail to one address is capped (three an hour), with the same answer past the cap.
 
 use askama::Template;
 use axum::Form;
@@ -9,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use paperboy_core::{Email, Username};
-use paperboy_store::{NewUser, StoreError};
+use paperboy_store::{NewUser, PendingSignup, StoreError, email_key};
 use serde::Deserialize;
 
 use super::Ctx;
@@ -235,6 +242,9 @@ pub async fn sign_up(
     .chars()
     .take(100)
     .collect();
+    if let Some(mail) = state.mail.clone() {
+        return sign_up_by_mail(&state, mail, ctx, username, fullname, email, form).await;
+    }
     let hash = hash_password(form.password.clone()).await?;
     let created = state
         .store
@@ -253,6 +263,219 @@ pub async fn sign_up(
             ctx,
             "An account cannot be made with this username and email. If you have an account, sign in.".into(),
             &form,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How long a sign-up link works.
+pub const SIGNUP_TTL_HOURS: i64 = 24;
+
+#[derive(Template)]
+#[template(path = "signup_mail.html")]
+struct SignUpMailPage {
+    ctx: Ctx,
+    /// The address the link went to (after a sign-up).
+    sent_to: Option<String>,
+    /// The link's token (when confirming).
+    token: Option<String>,
+    error: Option<String>,
+}
+
+fn signup_mail_page(
+    status: axum::http::StatusCode,
+    page: SignUpMailPage,
+) -> Result<Response, AppError> {
+    Ok((
+        status,
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // The token is in the URL: keep it out of Referer headers.
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+        ],
+        Html(page.render()?),
+    )
+        .into_response())
+}
+
+/// Sign-up when this instance sends mail: the same answer whether or not the address has an
+/// account. A new address gets a confirmation link (the account is made when it is
+/// followed); an address with an account gets a note saying someone tried. Past the
+/// address's budget nothing is sent.
+async fn sign_up_by_mail(
+    state: &AppState,
+    mail: paperboy_mail::MailService,
+    ctx: Ctx,
+    username: Username,
+    fullname: String,
+    email: Email,
+    form: SignUpForm,
+) -> Result<Response, AppError> {
+    // Usernames are public (every profile shows one), so a taken one may be said.
+    if state.store.user_by_name(username.as_str()).await?.is_some() {
+        return Ok((
+            axum::http::StatusCode::BAD_REQUEST,
+            Html(
+                SignUpPage {
+                    ctx,
+                    error: Some("That username is taken; choose another.".into()),
+                    username: form.username,
+                    fullname: form.fullname,
+                    email: form.email,
+                }
+                .render()?,
+            ),
+        )
+            .into_response());
+    }
+    // Hashed either way, so both answers take as long.
+    let hash = hash_password(form.password).await?;
+    let within_budget = state
+        .limiter
+        .check(Action::SignUpAddress, Client::Email(email_key(&email)))
+        .is_ok();
+    if within_budget {
+        let site_name = state.site_name.to_string();
+        let base_url = mail.site().base_url.clone();
+        let owner = state.store.user_by_email(email.as_str()).await?;
+        let mut to = email.as_str().to_owned();
+        let (subject, text) = match owner {
+            Some(owner) => (
+                {
+                    // The note goes to the address the account has, as it was stored.
+                    if let Some(stored) = &owner.email {
+                        to.clone_from(stored);
+                    }
+                    format!("Someone tried to sign up to {site_name} with your address")
+                },
+                format!(
+                    "Hello {name},\n\nSomeone (maybe you) tried to make a new {site_name} \
+                     account with this address, which already belongs to your account \
+                     @{username}. No account was made.\n\nIf you forgot your password, \
+                     choose a new one here:\n\n{base_url}/reset\n\nOtherwise ignore this \
+                     message.\n",
+                    name = owner.fullname,
+                    username = owner.username,
+                ),
+            ),
+            None => {
+                let token = new_token();
+                state
+                    .store
+                    .create_pending_signup(
+                        &token_hash(&token),
+                        &PendingSignup {
+                            username: username.as_str().to_owned(),
+                            fullname: fullname.clone(),
+                            email: email.as_str().to_owned(),
+                            password_hash: hash,
+                        },
+                        Utc::now() + Duration::hours(SIGNUP_TTL_HOURS),
+                    )
+                    .await?;
+                (
+                    format!("Confirm your {site_name} account"),
+                    format!(
+                        "Hello {fullname},\n\nTo make your {site_name} account @{username}, \
+                         follow this link:\n\n{base_url}/signup/confirm/{token}\n\n\
+                         It works once, for {SIGNUP_TTL_HOURS} hours. If you did not sign up, \
+                         ignore this message: no account is made.\n",
+                        username = username.as_str(),
+                    ),
+                )
+            }
+        };
+        // In the background: the answer takes as long whichever mail goes.
+        tokio::spawn(async move {
+            if let Err(e) = mail.send_account_message(&to, &subject, text).await {
+                tracing::warn!(error = %e, "sign-up email not sent");
+            }
+        });
+    }
+    signup_mail_page(
+        axum::http::StatusCode::OK,
+        SignUpMailPage {
+            ctx,
+            sent_to: Some(email.as_str().to_owned()),
+            token: None,
+            error: None,
+        },
+    )
+}
+
+/// `GET /signup/confirm/{token}`: the button that makes the account (a form, so that mail
+/// scanners following links make nothing).
+pub async fn show_signup_confirm(
+    axum::extract::Path(token): axum::extract::Path<String>,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    signup_mail_page(
+        axum::http::StatusCode::OK,
+        SignUpMailPage {
+            ctx,
+            sent_to: None,
+            token: Some(token),
+            error: None,
+        },
+    )
+}
+
+/// `POST /signup/confirm/{token}`: makes the account the link was mailed for and signs this
+/// browser in. The link works once.
+pub async fn confirm_signup(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    headers: HeaderMap,
+    ctx: Ctx,
+) -> Result<Response, AppError> {
+    let failed = |ctx: Ctx, status, error: &str| {
+        signup_mail_page(
+            status,
+            SignUpMailPage {
+                ctx,
+                sent_to: None,
+                token: None,
+                error: Some(error.to_owned()),
+            },
+        )
+    };
+    let Some(pending) = state
+        .store
+        .take_pending_signup(&token_hash(&token), Utc::now())
+        .await?
+    else {
+        return failed(
+            ctx,
+            axum::http::StatusCode::NOT_FOUND,
+            "This link was used already or has expired. Sign up again.",
+        );
+    };
+    let (Ok(username), Ok(email)) = (
+        Username::parse(&pending.username),
+        Email::parse(&pending.email),
+    ) else {
+        return Err(AppError::Internal("a stored sign-up is invalid".into()));
+    };
+    match state
+        .store
+        .create_user(&NewUser {
+            username,
+            fullname: pending.fullname,
+            email: Some(email),
+            password_hash: Some(pending.password_hash),
+            is_admin: false,
+        })
+        .await
+    {
+        Ok(user) => start_session(&state, &headers, user.id).await,
+        // The link proves the address is this visitor's, so saying so tells nobody else.
+        Err(StoreError::Conflict(_)) => failed(
+            ctx,
+            axum::http::StatusCode::BAD_REQUEST,
+            "Meanwhile this username was taken or this address got an account. Sign up again with another username, or sign in.",
         ),
         Err(e) => Err(e.into()),
     }
@@ -598,11 +821,24 @@ pub async fn request_reset(
             false,
         );
     };
-    let user = state
-        .store
-        .user_by_email(email.as_str())
-        .await?
-        .filter(|u| u.password_hash.is_some() && !u.suspended);
+    // Three reset mails an hour per address, whoever asks from wherever: past that the
+    // answer is the same and nothing is sent.
+    let within_budget = state
+        .limiter
+        .check(
+            Action::PasswordResetAddress,
+            Client::Email(email_key(&email)),
+        )
+        .is_ok();
+    let user = if within_budget {
+        state
+            .store
+            .user_by_email(email.as_str())
+            .await?
+            .filter(|u| u.password_hash.is_some() && !u.suspended)
+    } else {
+        None
+    };
     if let Some(user) = user {
         let token = new_token();
         state

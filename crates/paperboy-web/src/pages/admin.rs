@@ -81,8 +81,9 @@ pub async fn hide_paper(
     let id = paper_id(&raw)?;
     state.store.set_paper_hidden(&id, true).await?;
     // Search results are read back from the store, which no longer returns it; the index
-    // itself drops it at its next catch-up.
+    // itself drops it at its next catch-up. The page and API caches forget it at once.
     state.pages.invalidate();
+    state.api.cache.invalidate();
     Ok(Redirect::to("/admin").into_response())
 }
 
@@ -95,6 +96,7 @@ pub async fn show_paper(
     let id = paper_id(&raw)?;
     state.store.set_paper_hidden(&id, false).await?;
     state.pages.invalidate();
+    state.api.cache.invalidate();
     Ok(Redirect::to(&format!("/papers/{}", id.base())).into_response())
 }
 

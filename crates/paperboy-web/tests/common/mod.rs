@@ -230,8 +230,13 @@ impl Visitor<'_> {
             .expect("POST")
     }
 
+    /// Signs up `name` (`name@example.org`). When the app sends mail, sign-up mails a link:
+    /// this follows it, as the address's owner would.
     pub async fn sign_up(&self, name: &str) -> reqwest::Response {
         let email = format!("{name}@example.org");
+        if let Some(sink) = &self.app.smtp {
+            return self.sign_up_by_mail(name, &email, sink).await;
+        }
         let r = self
             .post(
                 "/signup",
@@ -243,6 +248,49 @@ impl Visitor<'_> {
                 ],
             )
             .await;
+        assert_eq!(r.status().as_u16(), 303, "signed up {name}");
+        r
+    }
+
+    async fn sign_up_by_mail(&self, name: &str, email: &str, sink: &SmtpSink) -> reqwest::Response {
+        let before = sink.messages().len();
+        let r = self
+            .post(
+                "/signup",
+                &[
+                    ("username", name),
+                    ("fullname", &format!("{name} full")),
+                    ("email", email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 200, "sign-up of {name} answered");
+        let prefix = format!("{}/signup/confirm/", self.app.base);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let link = loop {
+            let mail = sink
+                .wait_for(before + 1, std::time::Duration::from_secs(1))
+                .await;
+            let found = mail[before.min(mail.len())..].iter().find_map(|m| {
+                let at = m.text.find(&prefix)?;
+                (m.rcpt == [email]).then(|| {
+                    m.text[at..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+            });
+            if let Some(link) = found {
+                break link;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no confirmation mail for {email}"
+            );
+        };
+        let r = self.post(&link[self.app.base.len()..], &[]).await;
         assert_eq!(r.status().as_u16(), 303, "signed up {name}");
         r
     }
