@@ -1,8 +1,10 @@
 //! User-written Markdown (comments) to safe HTML: rendered with pulldown-cmark, then cleaned
 //! by ammonia's allowlist (no scripts, no event handlers, no `javascript:` URLs; links get
-//! `rel="noopener noreferrer nofollow"`). Raw HTML in the source is shown as text.
+//! `rel="noopener noreferrer nofollow ugc"`). Raw HTML in the source is shown as text. Images
+//! become links (see [`images_as_links`]): an `<img>` from another host would tell it the IP
+//! address of everyone who reads the comment.
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
 
 /// Renders comment Markdown to HTML that is safe to embed. `$…$` formulas are set aside
 /// before Markdown sees them (so `_` and `*` inside stay LaTeX) and put back as MathML.
@@ -77,13 +79,50 @@ fn render_markdown(source: &str) -> String {
         Event::Html(s) | Event::InlineHtml(s) => Event::Text(s),
         other => other,
     });
+    let parser = images_as_links(parser);
     let mut unsafe_html = String::with_capacity(source.len() * 2);
     html::push_html(&mut unsafe_html, parser);
     ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer nofollow"))
+        .link_rel(Some("noopener noreferrer nofollow ugc"))
+        .rm_tags(["img"])
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .clean(&unsafe_html)
         .to_string()
+}
+
+/// Markdown images as links: `![alt](url)` shows as a link reading "alt (image: url)", so a
+/// comment loads nothing from another host (the CSP keeps `img-src 'self'`).
+fn images_as_links<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut open: Vec<(CowStr<'a>, bool)> = Vec::new();
+    events.flat_map(move |event| match event {
+        Event::Start(Tag::Image {
+            dest_url, title, ..
+        }) => {
+            open.push((dest_url.clone(), false));
+            vec![Event::Start(Tag::Link {
+                link_type: LinkType::Inline,
+                dest_url,
+                title,
+                id: CowStr::Borrowed(""),
+            })]
+        }
+        Event::End(TagEnd::Image) => {
+            let (url, had_alt) = open.pop().unwrap_or((CowStr::Borrowed(""), false));
+            let label = if had_alt {
+                format!(" (image: {url})")
+            } else {
+                format!("image: {url}")
+            };
+            vec![Event::Text(label.into()), Event::End(TagEnd::Link)]
+        }
+        Event::Text(t) | Event::Code(t) if !open.is_empty() => {
+            if let Some(last) = open.last_mut() {
+                last.1 |= !t.trim().is_empty();
+            }
+            vec![Event::Text(t)]
+        }
+        other => vec![other],
+    })
 }
 
 #[cfg(test)]
@@ -123,6 +162,26 @@ mod tests {
     }
 
     #[test]
+    fn images_become_links_that_load_nothing() {
+        let html = render_comment(
+            "see ![a plot](https://tracker.example/p.png) and ![](http://x.example/i.gif)",
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("href=\"https://tracker.example/p.png\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("a plot (image: https://tracker.example/p.png)</a>"),
+            "{html}"
+        );
+        assert!(html.contains("image: http://x.example/i.gif</a>"), "{html}");
+        assert!(html.contains("nofollow"), "{html}");
+        let html = render_comment("![x](javascript:alert(1))");
+        assert!(!html.contains("href=\"javascript:"), "{html}");
+    }
+
+    #[test]
     fn formulas_in_comments_survive_markdown() {
         let html = render_comment(r"Cost is $a_1 \cdot b_2$, **really**.");
         assert!(html.contains("<math"), "{html}");
@@ -137,7 +196,7 @@ mod tests {
     fn links_are_marked_nofollow() {
         let html = render_comment("[paper](https://arxiv.org/abs/2310.06825)");
         assert!(
-            html.contains("rel=\"noopener noreferrer nofollow\""),
+            html.contains("rel=\"noopener noreferrer nofollow ugc\""),
             "{html}"
         );
     }

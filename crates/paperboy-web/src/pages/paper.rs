@@ -37,6 +37,8 @@ struct SimilarView {
 #[template(path = "paper.html")]
 struct PaperTemplate {
     ctx: Ctx,
+    /// The page's absolute address (`<link rel="canonical">`), from [`crate::origin`].
+    canonical: String,
     voted: bool,
     comments: Vec<CommentView>,
     title_html: String,
@@ -65,6 +67,7 @@ pub async fn show_paper(
     Path(raw): Path<String>,
     user: CurrentUser,
     ctx: Ctx,
+    crate::origin::RequestOrigin(origin): crate::origin::RequestOrigin,
 ) -> Result<Response, AppError> {
     if let Some(markdown) = crate::api::paper_markdown(&state, &raw).await {
         return Ok(markdown);
@@ -124,6 +127,7 @@ pub async fn show_paper(
     }
     Ok(Html(
         PaperTemplate {
+            canonical: format!("{origin}/papers/{}", paper.id.base()),
             ctx,
             voted,
             comments,
