@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate};
 use paperboy_core::{ArxivId, DateWindow, IsoWeek, Paper};
 use paperboy_store::{Cadence, Edition, FeedQuery, FeedSort, Store};
 
-use crate::{MailResult, SiteSettings};
+use crate::{MailResult, SiteSettings, one_line};
 
 /// Papers an edition lists.
 pub const EDITION_PAPERS: u32 = 10;
@@ -93,10 +93,6 @@ impl PaperItem {
             url: format!("{base_url}/papers/{}", p.id.base()),
         }
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first `max` characters of `text` on one line, cut at a word boundary, with "…" when cut.

@@ -48,6 +48,25 @@ pub enum MailError {
     Settings(String),
 }
 
+/// `s` as one header-safe line: line breaks, tabs and other control characters become spaces,
+/// bidirectional overrides (which can make a subject read backwards) are dropped, and runs of
+/// spaces shrink to one. Every subject and display name a message carries goes through here,
+/// so no title, name or setting can make a header span lines.
+pub fn one_line(s: &str) -> String {
+    let spaced: String = s
+        .chars()
+        .filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'))
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Result of a mail-layer call.
 pub type MailResult<T> = Result<T, MailError>;
 

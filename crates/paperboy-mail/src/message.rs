@@ -151,11 +151,11 @@ pub fn compose(site: &SiteSettings, out: Outgoing<'_>) -> MailResult<Message> {
     Message::builder()
         .from(site.from.clone())
         .to(to)
-        .subject(out.subject)
+        .subject(crate::one_line(out.subject))
         .message_id(out.message_id)
         .header(ListId(format!(
             "{} digest <digest.{}>",
-            site.site_name,
+            crate::one_line(&site.site_name),
             site.host()
         )))
         .header(ListUnsubscribe(list_unsubscribe))
@@ -190,7 +190,7 @@ pub fn compose_account(
     Message::builder()
         .from(site.from.clone())
         .to(to)
-        .subject(subject)
+        .subject(crate::one_line(subject))
         .singlepart(
             SinglePart::builder()
                 .header(ContentType::TEXT_PLAIN)
@@ -297,6 +297,10 @@ mod tests {
         let names = header_names(&raw);
         assert!(!names.contains(&"bcc".to_owned()), "{raw}");
         assert!(!names.contains(&"x-injected".to_owned()), "{raw}");
+        assert_eq!(
+            crate::one_line("Hi\r\nBcc: other@example.org\n\u{202E}X-Injected:\u{0}\tyes "),
+            "Hi Bcc: other@example.org X-Injected: yes"
+        );
         assert!(
             formatted(&site("P"), "ada@example.org\r\nBcc: x@example.org", "s").is_err(),
             "an address with a line break is refused"

@@ -7,7 +7,9 @@
 //!   (PostgreSQL, Chromium, an SMTP server, Python tools) prints why it skipped — unless
 //!   `PAPERBOY_STRICT_TESTS=1` (set by CI), where a skip is a failure.
 //! - [`smtp::SmtpSink`] is a real SMTP server (aiosmtpd) that keeps what it receives.
+//! - [`hostile`] is the hostile-input corpus every output is tested against.
 
+pub mod hostile;
 pub mod smtp;
 
 use std::sync::Arc;

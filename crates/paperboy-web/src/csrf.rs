@@ -18,6 +18,39 @@ use crate::{AppError, AppState, MAX_BODY_BYTES};
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
+/// Length of a token [`new_token`] makes: 32 random bytes in unpadded URL-safe base64.
+const TOKEN_CHARS: usize = 43;
+
+impl CsrfToken {
+    /// A token from a cookie value, if it has exactly the shape the server issues (43
+    /// URL-safe base64 characters). Anything else (a planted `"><img …>`, say) is not a token:
+    /// the visitor gets a new one.
+    pub fn parse(value: &str) -> Option<Self> {
+        (value.len() == TOKEN_CHARS
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| Self(value.to_owned()))
+    }
+}
+
+/// `token` HTML-escaped, for splicing into markup that no template escapes (the page cache
+/// fills its [`crate::cache::CSRF_MARK`] with it).
+pub fn escape_html(token: &str) -> String {
+    let mut out = String::with_capacity(token.len());
+    for c in token.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn exempt(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/unsubscribe/")
 }
@@ -26,7 +59,9 @@ fn exempt(path: &str) -> bool {
 /// as the [`CsrfToken`] extension. Runs on every request.
 pub async fn issue(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let name = state.cookies.csrf_name();
-    let existing = cookie(request.headers(), name).map(str::to_owned);
+    let existing = cookie(request.headers(), name)
+        .and_then(CsrfToken::parse)
+        .map(|t| t.0);
     let token = existing.clone().unwrap_or_else(new_token);
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(request).await;
@@ -49,11 +84,21 @@ pub async fn verify(State(state): State<AppState>, request: Request, next: Next)
     if !unsafe_method || exempt(request.uri().path()) {
         return next.run(request).await;
     }
+    let cookies_refused = crate::origin::cookies_refused(&state, request.headers());
     let refused = || {
-        AppError::Forbidden("This form has expired. Reload the page and try again.".into())
-            .into_response()
+        let message = if cookies_refused {
+            format!(
+                "This form has expired, and reloading will not help. {}",
+                crate::origin::PLAIN_HTTP_ADVICE
+            )
+        } else {
+            "This form has expired. Reload the page and try again.".to_owned()
+        };
+        AppError::Forbidden(message).into_response()
     };
-    let Some(expected) = cookie(request.headers(), state.cookies.csrf_name()).map(str::to_owned)
+    let Some(expected) = cookie(request.headers(), state.cookies.csrf_name())
+        .and_then(CsrfToken::parse)
+        .map(|t| t.0)
     else {
         return refused();
     };

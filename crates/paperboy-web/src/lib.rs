@@ -13,6 +13,7 @@ mod error;
 pub mod feeds;
 pub mod markdown;
 pub mod math;
+pub mod origin;
 pub mod pages;
 pub mod ratelimit;
 mod state;
@@ -33,8 +34,9 @@ pub use state::AppState;
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The Content-Security-Policy of every response: no inline or third-party script.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// The Content-Security-Policy of every response: no inline or third-party script, and no
+/// image from another host (comment images are links, see [`markdown`]).
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Builds the application.
 pub fn router(state: AppState) -> Router {
@@ -181,10 +183,15 @@ pub fn router(state: AppState) -> Router {
 /// Serves the application on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    state: AppState,
+    mut state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
+    if state.origin.listening().is_none()
+        && let Ok(addr) = listener.local_addr()
+    {
+        state.origin = std::sync::Arc::new(state.origin.as_ref().clone().listening_on(addr));
+    }
     // No Nagle delay: a response's last segment goes out at once instead of waiting for the
     // client's (delayed) ACK, which otherwise adds tens of milliseconds to tail latency.
     let listener = listener.tap_io(|tcp| {

@@ -1,6 +1,8 @@
 //! User-written Markdown (comments) to safe HTML: rendered with pulldown-cmark, then cleaned
 //! by ammonia's allowlist (no scripts, no event handlers, no `javascript:` URLs; links get
-//! `rel="noopener noreferrer nofollow"`). Raw HTML in the source is shown as text.
+//! `rel="noopener noreferrer nofollow ugc"`). Raw HTML in the source is shown as text. Images
+//! become links (see [`images_as_links`]): an `<img>` from another host would tell it the IP
+//! address of everyone who reads the comment.
 //!
 //! The work is bounded whatever the input: structure nested deeper than [`MAX_DEPTH`] or past
 //! the first [`MAX_ELEMENTS`] elements is flattened (its text is kept, its markup dropped),
@@ -8,12 +10,12 @@
 //! is replaced by the escaped source. Comments are rendered once, when written or edited
 //! (see [`crate::comments`]); [`RENDERER_VERSION`] names the renderer's output.
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
 
 /// Version of what [`render_comment`] outputs: bump it whenever the output for some input
 /// changes, and stored comments are re-rendered (at server start and by
 /// `paperboy rerender-comments`).
-pub const RENDERER_VERSION: i32 = 1;
+pub const RENDERER_VERSION: i32 = 2;
 
 /// Deepest nesting of Markdown elements kept (lists in lists, quotes in quotes, emphasis…).
 pub const MAX_DEPTH: usize = 20;
@@ -159,10 +161,12 @@ fn render_markdown(source: &str) -> String {
     })
     .scan(Bounds::default(), |bounds, event| Some(bounds.pass(event)))
     .flatten();
+    let parser = images_as_links(parser);
     let mut unsafe_html = String::with_capacity(source.len() * 2);
     html::push_html(&mut unsafe_html, parser);
     ammonia::Builder::default()
-        .link_rel(Some("noopener noreferrer nofollow"))
+        .link_rel(Some("noopener noreferrer nofollow ugc"))
+        .rm_tags(["img"])
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .clean(&unsafe_html)
         .to_string()
@@ -232,6 +236,41 @@ impl Bounds {
     }
 }
 
+/// Markdown images as links: `![alt](url)` shows as a link reading "alt (image: url)", so a
+/// comment loads nothing from another host (the CSP keeps `img-src 'self'`).
+fn images_as_links<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut open: Vec<(CowStr<'a>, bool)> = Vec::new();
+    events.flat_map(move |event| match event {
+        Event::Start(Tag::Image {
+            dest_url, title, ..
+        }) => {
+            open.push((dest_url.clone(), false));
+            vec![Event::Start(Tag::Link {
+                link_type: LinkType::Inline,
+                dest_url,
+                title,
+                id: CowStr::Borrowed(""),
+            })]
+        }
+        Event::End(TagEnd::Image) => {
+            let (url, had_alt) = open.pop().unwrap_or((CowStr::Borrowed(""), false));
+            let label = if had_alt {
+                format!(" (image: {url})")
+            } else {
+                format!("image: {url}")
+            };
+            vec![Event::Text(label.into()), Event::End(TagEnd::Link)]
+        }
+        Event::Text(t) | Event::Code(t) if !open.is_empty() => {
+            if let Some(last) = open.last_mut() {
+                last.1 |= !t.trim().is_empty();
+            }
+            vec![Event::Text(t)]
+        }
+        other => vec![other],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +308,26 @@ mod tests {
     }
 
     #[test]
+    fn images_become_links_that_load_nothing() {
+        let html = render_comment(
+            "see ![a plot](https://tracker.example/p.png) and ![](http://x.example/i.gif)",
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("href=\"https://tracker.example/p.png\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("a plot (image: https://tracker.example/p.png)</a>"),
+            "{html}"
+        );
+        assert!(html.contains("image: http://x.example/i.gif</a>"), "{html}");
+        assert!(html.contains("nofollow"), "{html}");
+        let html = render_comment("![x](javascript:alert(1))");
+        assert!(!html.contains("href=\"javascript:"), "{html}");
+    }
+
+    #[test]
     fn formulas_in_comments_survive_markdown() {
         let html = render_comment(r"Cost is $a_1 \cdot b_2$, **really**.");
         assert!(html.contains("<math"), "{html}");
@@ -283,7 +342,7 @@ mod tests {
     fn links_are_marked_nofollow() {
         let html = render_comment("[paper](https://arxiv.org/abs/2310.06825)");
         assert!(
-            html.contains("rel=\"noopener noreferrer nofollow\""),
+            html.contains("rel=\"noopener noreferrer nofollow ugc\""),
             "{html}"
         );
     }

@@ -37,6 +37,8 @@ pub struct AppState {
     /// Email digests (subscribe, confirm, unsubscribe, preview); `None` when this instance
     /// sends no mail.
     pub mail: Option<paperboy_mail::MailService>,
+    /// Where the site lives, for absolute links (`--base-url`, `--allowed-host`).
+    pub origin: Arc<crate::origin::SiteOrigin>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             api: Arc::new(crate::api::ApiShared::default()),
             search: None,
             mail: None,
+            origin: Arc::new(crate::origin::SiteOrigin::default()),
         }
     }
 

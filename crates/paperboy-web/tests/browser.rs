@@ -50,6 +50,11 @@ fn find_binary(candidates: &[&str]) -> Option<PathBuf> {
 }
 
 async fn start_driver() -> Option<(Driver, Client)> {
+    start_driver_with(&[]).await
+}
+
+/// A driver whose Chromium gets `extra` command-line arguments too.
+async fn start_driver_with(extra: &[String]) -> Option<(Driver, Client)> {
     let Some(chromedriver) = find_binary(&["/usr/bin/chromedriver"]) else {
         paperboy_testkit::skip(
             "chromedriver is not installed (apt-get install chromium chromium-driver)",
@@ -78,18 +83,29 @@ async fn start_driver() -> Option<(Driver, Client)> {
         url,
         _profile: profile,
     };
+    let mut args: Vec<String> = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,1000",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.push(format!(
+        "--user-data-dir={}",
+        driver._profile.path().display()
+    ));
+    args.extend(extra.iter().cloned());
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-quic", "--window-size=1280,1000",
-                format!("--user-data-dir={}", driver._profile.path().display()),
-            ]
-        }),
+        serde_json::json!({ "binary": chromium, "args": args }),
     );
     let started = Instant::now();
     loop {
@@ -459,5 +475,105 @@ async fn hostile_titles_abstracts_authors_and_comments_run_no_script_in_a_real_b
         assert!(not_pwned(&client).await, "an injected script ran on {path}");
     }
     screenshot(&client, "hostile-paper").await;
+    client.close().await.expect("close");
+}
+
+/// Issue #13, items 9 and 10: a server with secure cookies reached over plain http at a LAN
+/// name (`http://nas.lan`) says on the page, and on the form that then fails, why and what to
+/// do; a request naming another host (`evil.example`) gets links to the base URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_on_a_lan_name_is_explained_and_links_ignore_a_foreign_host() {
+    let rules = "--host-resolver-rules=MAP nas.lan 127.0.0.1, MAP evil.example 127.0.0.1";
+    let Some((_driver, client)) = start_driver_with(&[rules.to_owned()]).await else {
+        return;
+    };
+    let (store, _dir) = paperboy_testkit::sqlite_store().await;
+    store
+        .upsert_papers(&[daily(
+            "2510.00001",
+            "2025-10-29",
+            1,
+            "A paper",
+            "An abstract.",
+            "Ada Lovelace",
+        )])
+        .await
+        .expect("seed");
+    // As `paperboy serve` runs by default: `Secure`, `__Host-` cookies.
+    let mut state = paperboy_web::AppState::new(store.clone());
+    state.origin = Arc::new(
+        paperboy_web::origin::SiteOrigin::new(Some("https://papers.example.org"), &[])
+            .expect("origin"),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(paperboy_web::serve(listener, state, std::future::pending()));
+
+    // Loopback is a secure context: no warning there.
+    client
+        .goto(&format!("http://127.0.0.1:{port}/"))
+        .await
+        .expect("open");
+    let html = client.source().await.expect("html");
+    assert!(!html.contains("--insecure-cookies"), "{html}");
+
+    client
+        .goto(&format!("http://nas.lan:{port}/"))
+        .await
+        .expect("open");
+    let banner = client
+        .find(Locator::Css("p.warning"))
+        .await
+        .expect("a warning on the page")
+        .text()
+        .await
+        .expect("text");
+    assert!(banner.contains("--insecure-cookies"), "{banner}");
+    assert!(banner.contains("TLS proxy"), "{banner}");
+    screenshot(&client, "plain-http-warning").await;
+    // The browser kept no cookie: the footer's form fails, and says why.
+    fill(&client, "#subscribe-email", "ada@example.org").await;
+    client
+        .find(Locator::Css("form.subscribe button"))
+        .await
+        .expect("subscribe button")
+        .click()
+        .await
+        .expect("submit");
+    let html = wait_for_text(&client, "This form has expired").await;
+    assert!(html.contains("--insecure-cookies"), "{html}");
+    assert!(html.contains("TLS proxy"), "{html}");
+
+    client
+        .goto(&format!("http://evil.example:{port}/papers/2510.00001"))
+        .await
+        .expect("open");
+    let canonical = client
+        .execute(
+            "return document.querySelector('link[rel=canonical]').getAttribute('href');",
+            vec![],
+        )
+        .await
+        .expect("canonical");
+    assert_eq!(
+        canonical.as_str(),
+        Some("https://papers.example.org/papers/2510.00001")
+    );
+    // Fetched from within the page: from the same (foreign) host.
+    let feed = client
+        .execute(
+            "return fetch('/feeds/atom/daily').then(r => r.text());",
+            vec![],
+        )
+        .await
+        .expect("feed");
+    let feed = feed.as_str().unwrap_or_default();
+    assert!(!feed.contains("evil.example"), "{feed}");
+    assert!(
+        feed.contains("https://papers.example.org/papers/2510.00001"),
+        "{feed}"
+    );
     client.close().await.expect("close");
 }

@@ -220,3 +220,182 @@ async fn the_trending_feed_lists_what_the_trending_page_lists() {
     }
     assert!(!page.contains("Old paper"));
 }
+
+/// Text as a feed reader shows it: XML-illegal characters gone, whitespace runs as one space.
+fn shown(s: &str) -> String {
+    paperboy_web::feeds::xml_text(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// HTML text back to plain text (the escapes `feeds::html_text` makes).
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Every element name of an XML document; panics if it is not well-formed XML.
+fn xml_elements(body: &[u8]) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    reader.config_mut().check_end_names = true;
+    let mut names = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                names.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+            }
+            Ok(quick_xml::events::Event::Text(t)) => {
+                // Every character must be one XML 1.0 allows.
+                let text = String::from_utf8_lossy(t.as_ref()).into_owned();
+                assert_eq!(
+                    text,
+                    paperboy_web::feeds::xml_text(&text),
+                    "illegal characters"
+                );
+            }
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed XML at {}: {e}", reader.buffer_position()),
+        }
+        buf.clear();
+    }
+    names
+}
+
+/// Issue #13, item 4: titles, abstracts and author names from the hostile corpus go through
+/// RSS and Atom as text. RSS's `<description>` (which readers render as HTML) holds escaped
+/// HTML; no element of the hostile text becomes a feed element or a tag in the description;
+/// XML-illegal characters are dropped, so both feeds stay well-formed XML; a real feed parser
+/// gives back the text.
+#[tokio::test]
+async fn hostile_records_stay_text_in_rss_and_atom() {
+    let app = common::TestApp::spawn().await;
+    let corpus = paperboy_testkit::hostile::corpus();
+    // Two days, so that every entry fits in a feed's 50 entries.
+    let days = ["2025-10-28", "2025-10-29"];
+    let papers: Vec<NewPaper> = corpus
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let text = h.clipped(3_000);
+            let mut p = daily(
+                &format!("2510.{:05}", i + 1),
+                days[i % 2],
+                1,
+                &format!("T{i} {text}"),
+                None,
+            );
+            p.summary = format!("S{i} {text}");
+            p.authors = vec![NewAuthor::named(format!("A{i} {}", h.clipped(200)))];
+            p
+        })
+        .collect();
+    app.store.upsert_papers(&papers).await.expect("seed");
+    let feed_elements = [
+        "rss",
+        "channel",
+        "title",
+        "link",
+        "description",
+        "lastBuildDate",
+        "generator",
+        "item",
+        "pubDate",
+        "guid",
+        "feed",
+        "id",
+        "updated",
+        "author",
+        "name",
+        "entry",
+        "published",
+        "summary",
+    ];
+    let mut seen = 0;
+    for day in days {
+        for format in ["rss", "atom"] {
+            let body = app
+                .get(&format!("/feeds/{format}/daily/{day}"))
+                .await
+                .bytes()
+                .await
+                .expect("body");
+            for name in xml_elements(&body) {
+                assert!(
+                    feed_elements.contains(&name.as_str()),
+                    "{format} {day}: element <{name}> came from the hostile text"
+                );
+            }
+            let feed = feed_rs::parser::parse(&body[..])
+                .unwrap_or_else(|e| panic!("{format} {day} does not parse: {e}"));
+            for e in &feed.entries {
+                let title = &e.title.as_ref().expect("title").content;
+                let i: usize = title[1..title.find(' ').unwrap_or(title.len())]
+                    .parse()
+                    .expect("entry number");
+                let text = corpus[i].clipped(3_000);
+                let name = corpus[i].name;
+                assert_eq!(
+                    shown(title),
+                    shown(&format!("T{i} {text}")),
+                    "{format}: {name}"
+                );
+                let summary = &e.summary.as_ref().expect("summary").content;
+                if format == "rss" {
+                    assert!(
+                        !summary.contains('<'),
+                        "rss: {name}: the description holds markup: {summary}"
+                    );
+                    assert_eq!(
+                        shown(&unescape(summary)),
+                        shown(&format!("A{i} {} — S{i} {text}", corpus[i].clipped(200))),
+                        "rss: {name}"
+                    );
+                } else {
+                    assert_eq!(
+                        shown(summary),
+                        shown(&format!("S{i} {text}")),
+                        "atom: {name}"
+                    );
+                    assert_eq!(
+                        shown(&e.authors[0].name),
+                        shown(&format!("A{i} {}", corpus[i].clipped(200))),
+                        "atom: {name}"
+                    );
+                }
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, corpus.len() * 2, "every record in both formats");
+}
+
+/// Issue #13, item 10: a request naming another host gets feed links to the address the
+/// server listens on, not to that host.
+#[tokio::test]
+async fn feed_links_do_not_follow_a_foreign_host_header() {
+    let app = TestApp::spawn().await;
+    for format in ["rss", "atom"] {
+        let body = app
+            .0
+            .http
+            .get(format!("{}/feeds/{format}/daily", app.0.base))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body");
+        assert!(!body.contains("evil.example"), "{format}: {body}");
+        assert!(
+            body.contains(&format!("{}/papers/2510.00003", app.0.base)),
+            "{format}: {body}"
+        );
+    }
+}

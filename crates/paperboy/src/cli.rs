@@ -193,6 +193,14 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Host names (or `name:port`) whose `Host` header pages and feeds may link to when no
+    /// `--base-url` is set (the listening address and loopback always may). Comma-separated.
+    #[arg(
+        long = "allowed-host",
+        env = "PAPERBOY_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     #[command(flatten)]
     sources: SourceArgs,
     /// Do not build or send email digests from this process.
@@ -371,6 +379,10 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
     };
     state.site_name = args.site_name.as_str().into();
     state.trusted_proxies = args.trusted_proxies.clone().into();
+    state.origin = std::sync::Arc::new(
+        paperboy_web::origin::SiteOrigin::new(args.mail.base_url(), &args.allowed_hosts)?
+            .listening_on(addr),
+    );
     let public = settings.data_dir.join("public");
     state.public_dir = public.is_dir().then_some(public);
     state.arxiv = paperboy_ingest::ArxivClient::new(

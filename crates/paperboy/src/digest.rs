@@ -105,7 +105,10 @@ pub struct MailArgs {
         default_value = "Paperboy <paperboy@localhost>"
     )]
     mail_from: String,
-    /// The site's public base URL, for links in emails (default: the address `serve` listens on).
+    /// The site's public base URL (like https://papers.example.org): links in emails, feeds and
+    /// canonical links start with it. Without it, emails link to the address `serve` listens
+    /// on, and pages and feeds to the `Host` a request names if it is that address, loopback or
+    /// an `--allowed-host`.
     #[arg(long, env = "PAPERBOY_BASE_URL")]
     base_url: Option<String>,
     /// Time zone of the send time (IANA name, e.g. Europe/Paris).
@@ -120,6 +123,11 @@ pub struct MailArgs {
 }
 
 impl MailArgs {
+    /// `--base-url`, shared with the web layer's links.
+    pub fn base_url(&self) -> Option<&str> {
+        self.base_url.as_deref()
+    }
+
     fn site(&self, default_base: &str) -> anyhow::Result<SiteSettings> {
         let base = self.base_url.as_deref().unwrap_or(default_base);
         Ok(SiteSettings::new("Paperboy", base, &self.mail_from)?)

@@ -6,10 +6,36 @@ use paperboy_core::{ArxivId, Paper};
 
 use crate::AppState;
 
+/// Text as Markdown that shows as itself: the characters that would open raw HTML, an
+/// autolink or a link (`< > [ ]`, and a backslash before punctuation) are backslash-escaped,
+/// so a title reading `<img onerror=…>` or `[x](javascript:…)` stays text in any Markdown
+/// viewer, while LaTeX like `$\alpha$` reads as before.
+fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let escape = match c {
+            '<' | '>' | '[' | ']' => true,
+            '\\' => chars.peek().is_some_and(char::is_ascii_punctuation),
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// [`md_text`] on one line (titles, names: a line break would start a block of its own).
+fn md_line(s: &str) -> String {
+    md_text(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// The Markdown text of a paper.
 pub fn render_markdown(p: &Paper) -> String {
-    let mut md = format!("# {}\n\n", p.title.trim());
-    let authors: Vec<&str> = p.visible_authors().map(|a| a.name.as_str()).collect();
+    let mut md = format!("# {}\n\n", md_line(&p.title));
+    let authors: Vec<String> = p.visible_authors().map(|a| md_line(&a.name)).collect();
     if !authors.is_empty() {
         md.push_str(&format!("**Authors:** {}\n\n", authors.join(", ")));
     }
@@ -27,16 +53,16 @@ pub fn render_markdown(p: &Paper) -> String {
     }
     md.push_str(&format!(" · **Upvotes:** {}\n\n", p.upvotes));
     if let Some(repo) = &p.github_repo {
-        md.push_str(&format!("**Code:** {repo}\n\n"));
+        md.push_str(&format!("**Code:** {}\n\n", md_line(repo)));
     }
     if let Some(page) = &p.project_page {
-        md.push_str(&format!("**Project page:** {page}\n\n"));
+        md.push_str(&format!("**Project page:** {}\n\n", md_line(page)));
     }
     if let Some(s) = &p.ai_summary {
-        md.push_str(&format!("**In one sentence:** {}\n\n", s.trim()));
+        md.push_str(&format!("**In one sentence:** {}\n\n", md_line(s)));
     }
     md.push_str("## Abstract\n\n");
-    md.push_str(p.summary.trim());
+    md.push_str(&md_text(p.summary.trim()));
     md.push('\n');
     md
 }

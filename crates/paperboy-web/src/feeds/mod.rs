@@ -5,7 +5,7 @@
 use atom_syndication as atom;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -14,6 +14,7 @@ use paperboy_core::{DateWindow, Paper};
 use paperboy_store::{FeedQuery, FeedSort};
 
 use crate::api::Params;
+use crate::origin::RequestOrigin;
 use crate::{AppError, AppState};
 
 /// Most entries in a feed.
@@ -76,23 +77,6 @@ struct FeedInfo {
     page: String,
 }
 
-/// `http(s)://host` of the request, for absolute links in feeds.
-fn origin(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    let https = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
-    format!("{}://{host}", if https { "https" } else { "http" })
-}
-
 fn when(p: &Paper) -> DateTime<Utc> {
     p.feed.as_ref().map_or(p.published_at, |f| f.submitted_at)
 }
@@ -102,6 +86,35 @@ fn authors_line(p: &Paper) -> String {
         .map(|a| a.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `s` without the characters XML 1.0 forbids (control characters other than tab, newline
+/// and carriage return; U+FFFE and U+FFFF): a feed with one of them is not XML at all, and
+/// readers drop the whole feed. Every text a feed carries goes through here.
+pub fn xml_text(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+        })
+        .collect()
+}
+
+/// Plain text as HTML text: what RSS's `<description>` (HTML by convention, which readers
+/// render) gets, so that a title or an abstract reading `<img onerror=…>` shows as those
+/// characters, the way Atom's `type="text"` summary does.
+pub fn html_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in xml_text(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn render(
@@ -125,9 +138,13 @@ fn render(
                 .map(|p| {
                     let url = format!("{origin}/papers/{}", p.id.base());
                     let mut item = rss::Item::default();
-                    item.set_title(p.title.clone());
+                    item.set_title(xml_text(&p.title));
                     item.set_link(url.clone());
-                    item.set_description(format!("{} — {}", authors_line(p), p.summary));
+                    item.set_description(html_text(&format!(
+                        "{} — {}",
+                        authors_line(p),
+                        p.summary
+                    )));
                     item.set_pub_date(when(p).to_rfc2822());
                     item.set_guid(rss::Guid {
                         value: url,
@@ -137,9 +154,9 @@ fn render(
                 })
                 .collect();
             let mut channel = rss::Channel::default();
-            channel.set_title(info.title.clone());
+            channel.set_title(xml_text(&info.title));
             channel.set_link(page);
-            channel.set_description(format!("{} — Paperboy", info.title));
+            channel.set_description(html_text(&format!("{} — Paperboy", info.title)));
             channel.set_last_build_date(updated.to_rfc2822());
             channel.set_generator("Paperboy".to_owned());
             channel.set_items(items);
@@ -158,17 +175,17 @@ fn render(
                 .map(|p| {
                     let url = format!("{origin}/papers/{}", p.id.base());
                     let mut e = atom::Entry::default();
-                    e.set_title(atom::Text::plain(p.title.clone()));
+                    e.set_title(atom::Text::plain(xml_text(&p.title)));
                     e.set_id(url.clone());
                     e.set_links(vec![link(url, "alternate")]);
                     e.set_updated(fixed(when(p)));
                     e.set_published(Some(fixed(p.published_at)));
-                    e.set_summary(Some(atom::Text::plain(p.summary.clone())));
+                    e.set_summary(Some(atom::Text::plain(xml_text(&p.summary))));
                     e.set_authors(
                         p.visible_authors()
                             .map(|a| {
                                 let mut person = atom::Person::default();
-                                person.set_name(a.name.clone());
+                                person.set_name(xml_text(&a.name));
                                 person
                             })
                             .collect::<Vec<_>>(),
@@ -177,7 +194,7 @@ fn render(
                 })
                 .collect();
             let mut feed = atom::Feed::default();
-            feed.set_title(atom::Text::plain(info.title.clone()));
+            feed.set_title(atom::Text::plain(xml_text(&info.title)));
             feed.set_id(self_url.clone());
             feed.set_updated(fixed(updated));
             feed.set_links(vec![link(page, "alternate"), link(self_url, "self")]);
@@ -201,7 +218,7 @@ fn render(
 async fn day_feed(
     state: &AppState,
     format: Format,
-    headers: &HeaderMap,
+    origin: &str,
     self_path: &str,
     window: DateWindow,
     sort: FeedSort,
@@ -217,20 +234,14 @@ async fn day_feed(
             limit: FEED_LIMIT,
         })
         .await?;
-    Ok(render(
-        format,
-        &origin(headers),
-        self_path,
-        &info,
-        &page.papers,
-    ))
+    Ok(render(format, origin, self_path, &info, &page.papers))
 }
 
 /// `GET /feeds/{format}/daily`: the latest day of the daily list.
 async fn daily_latest(
     State(state): State<AppState>,
     Path(format): Path<String>,
-    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
     let self_path = format!("/feeds/{}/daily", format_name(format));
@@ -239,7 +250,7 @@ async fn daily_latest(
             title: "Daily Papers".into(),
             page: "/".into(),
         };
-        return Ok(render(format, &origin(&headers), &self_path, &info, &[]));
+        return Ok(render(format, &origin, &self_path, &info, &[]));
     };
     let info = FeedInfo {
         title: "Daily Papers".into(),
@@ -248,7 +259,7 @@ async fn daily_latest(
     day_feed(
         &state,
         format,
-        &headers,
+        &origin,
         &self_path,
         DateWindow::Day(date),
         FeedSort::Upvotes,
@@ -261,7 +272,7 @@ async fn daily_latest(
 async fn daily_on(
     State(state): State<AppState>,
     Path((format, date)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
     let date = parse_day(&date).map_err(|e| AppError::BadRequest(e.to_string()))?;
@@ -274,7 +285,7 @@ async fn daily_on(
     day_feed(
         &state,
         format,
-        &headers,
+        &origin,
         &self_path,
         DateWindow::Day(date),
         FeedSort::Upvotes,
@@ -295,7 +306,7 @@ fn format_name(f: Format) -> &'static str {
 async fn trending(
     State(state): State<AppState>,
     Path(format): Path<String>,
-    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
     let self_path = format!("/feeds/{}/trending", format_name(format));
@@ -304,12 +315,12 @@ async fn trending(
         page: "/papers/trending".into(),
     };
     let Some(date) = state.store.latest_feed_date().await? else {
-        return Ok(render(format, &origin(&headers), &self_path, &info, &[]));
+        return Ok(render(format, &origin, &self_path, &info, &[]));
     };
     day_feed(
         &state,
         format,
-        &headers,
+        &origin,
         &self_path,
         paperboy_core::trending::trending_window(date),
         FeedSort::Trending,
@@ -323,7 +334,7 @@ async fn search(
     State(state): State<AppState>,
     Path(format): Path<String>,
     RawQuery(raw): RawQuery,
-    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
     let params = Params::parse(raw.as_deref());
@@ -344,20 +355,14 @@ async fn search(
         page: format!("/search?{query}"),
     };
     let self_path = format!("/feeds/{}/search?{query}", format_name(format));
-    Ok(render(
-        format,
-        &origin(&headers),
-        &self_path,
-        &info,
-        &papers,
-    ))
+    Ok(render(format, &origin, &self_path, &info, &papers))
 }
 
 /// `GET /feeds/{format}/orgs/{name}`: an organization's submissions, newest first.
 async fn organization(
     State(state): State<AppState>,
     Path((format, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
     let Some(org) = state.store.organization(&name).await? else {
@@ -375,20 +380,14 @@ async fn organization(
         page: format!("/orgs/{path_name}"),
     };
     let self_path = format!("/feeds/{}/orgs/{path_name}", format_name(format));
-    Ok(render(
-        format,
-        &origin(&headers),
-        &self_path,
-        &info,
-        &papers,
-    ))
+    Ok(render(format, &origin, &self_path, &info, &papers))
 }
 
 /// `GET /feeds/{format}/authors/{name}`: an author's papers, newest first.
 async fn author(
     State(state): State<AppState>,
     Path((format, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, AppError> {
     let format = Format::parse(&format)?;
     if name.chars().count() > 200 {
@@ -406,13 +405,7 @@ async fn author(
         page: format!("/authors/{path_name}"),
     };
     let self_path = format!("/feeds/{}/authors/{path_name}", format_name(format));
-    Ok(render(
-        format,
-        &origin(&headers),
-        &self_path,
-        &info,
-        &papers,
-    ))
+    Ok(render(format, &origin, &self_path, &info, &papers))
 }
 
 /// Percent-encodes a path segment.

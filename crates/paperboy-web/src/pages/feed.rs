@@ -141,10 +141,19 @@ where
     if ctx.username.is_some() {
         return render(state, ctx).await;
     }
-    if let Some(html) = state.pages.get(&key, &ctx.csrf) {
+    // The plain-http warning is part of the page: such pages are kept apart.
+    let key = if ctx.cookies_refused {
+        key + "\u{1}plain-http"
+    } else {
+        key
+    };
+    // The token goes into markup no template escapes: escaped here (it is well-formed unless
+    // something upstream changes, see `CsrfToken::parse`).
+    let csrf = crate::csrf::escape_html(&ctx.csrf);
+    if let Some(html) = state.pages.get(&key, &csrf) {
         return Ok(Html(html).into_response());
     }
-    let csrf = std::mem::replace(&mut ctx.csrf, crate::cache::CSRF_MARK.to_owned());
+    ctx.csrf = crate::cache::CSRF_MARK.to_owned();
     let response = render(state, ctx).await?;
     if response.status() != axum::http::StatusCode::OK {
         return Ok(response);

@@ -30,6 +30,16 @@ pub struct Ctx {
     pub csrf: String,
     /// The visitor is an administrator (the header links the moderation page).
     pub is_admin: bool,
+    /// The browser will refuse the site's cookies (plain http to a LAN name): the page says
+    /// so, see [`crate::origin::cookies_refused`].
+    pub cookies_refused: bool,
+}
+
+impl Ctx {
+    /// What the page says when [`Ctx::cookies_refused`].
+    pub fn plain_http_advice(&self) -> &'static str {
+        crate::origin::PLAIN_HTTP_ADVICE
+    }
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -43,6 +53,7 @@ impl FromRequestParts<AppState> for Ctx {
             .map(|t| t.0.clone())
             .unwrap_or_default();
         Ok(Self {
+            cookies_refused: crate::origin::cookies_refused(state, &parts.headers),
             site_name: state.site_name.to_string(),
             is_admin: user.0.as_ref().is_some_and(|u| u.is_admin),
             username: user.0.map(|u| u.username),

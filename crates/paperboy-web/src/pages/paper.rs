@@ -40,6 +40,8 @@ struct SimilarView {
 #[template(path = "paper.html")]
 struct PaperTemplate {
     ctx: Ctx,
+    /// The page's absolute address (`<link rel="canonical">`), from [`crate::origin`].
+    canonical: String,
     voted: bool,
     comments: Vec<CommentView>,
     /// Which threads this page shows, and the links to the others.
@@ -104,6 +106,7 @@ pub async fn show_paper(
     Query(params): Query<PaperParams>,
     user: CurrentUser,
     ctx: Ctx,
+    crate::origin::RequestOrigin(origin): crate::origin::RequestOrigin,
 ) -> Result<Response, AppError> {
     if let Some(markdown) = crate::api::paper_markdown(&state, &raw).await {
         return Ok(markdown);
@@ -213,6 +216,7 @@ pub async fn show_paper(
     };
     Ok(Html(
         PaperTemplate {
+            canonical: format!("{origin}/papers/{}", paper.id.base()),
             ctx,
             voted,
             comments,
