@@ -425,10 +425,18 @@ fn deep_lists_and_quotes_are_flattened_with_their_text_kept() {
     assert!(shape.elements <= MAX_ELEMENTS + 8, "{shape:?}");
 }
 
-/// A formula inside an attribute (an image's alt text) stays text: no markup breaks out.
+/// A formula in an image's alt text: images are links, so the alt text (and its formula) is
+/// the link's content, never an attribute — no quote in it can open an attribute of its own.
 #[test]
-fn a_formula_in_an_attribute_stays_text() {
+fn a_formula_in_an_image_alt_text_stays_inside_the_link() {
     let html = render_comment("![$x\" onerror=\"alert(1)$](http://example.org/a.png)");
     check(&html);
-    assert!(!html.contains("<math"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(!html.contains(" onerror="), "{html}");
+    assert!(
+        html.contains(
+            "<a href=\"http://example.org/a.png\" rel=\"noopener noreferrer nofollow ugc\"><math"
+        ),
+        "{html}"
+    );
 }
