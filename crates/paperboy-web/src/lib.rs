@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod markdown;
 pub mod math;
 pub mod pages;
+pub mod panic;
 pub mod ratelimit;
 mod state;
 pub mod submit;
@@ -37,7 +38,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Builds the application.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new();
+    router_with(state, Router::new())
+}
+
+/// Builds the application with `extra` routes behind the same layers (tests add routes).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
+    let mut app = extra;
     if let Some(dir) = &state.public_dir {
         app = app.nest_service("/public", tower_http::services::ServeDir::new(dir));
     }
@@ -148,6 +154,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(axum::middleware::from_fn(panic::catch_panic))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
