@@ -147,7 +147,7 @@ async fn a_cut_off_vector_log_is_cut_to_its_last_whole_record_and_search_still_a
     let kept = std::fs::metadata(&log).expect("meta").len();
     assert_eq!(kept, cut - report.vectors.dropped_bytes, "the file is cut");
     assert!(
-        engine.len() < PAPERS && engine.len() > 0,
+        engine.len() < PAPERS && !engine.is_empty(),
         "{}",
         engine.len()
     );
