@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .step_by(step)
         .filter(|&s| index.is_live(s))
         .take(papers)
-        .map(|s| index.vector(s))
+        .filter_map(|s| index.vector(s))
         .collect();
     let query_vectors: Vec<Vec<f32>> = texts.iter().map(|q| embedder.embed_query(q)).collect();
     for ef in [64, 128, 200, 256, 300, 400] {

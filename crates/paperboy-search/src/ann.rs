@@ -17,6 +17,13 @@
 //! a crash loses at most the records after the last flush and slots are numbered the same on
 //! every replay; `hnsw.bin`, the graph over the slots that existed when it was saved (saved
 //! when enough slots were added since, see [`VectorIndex::save_graph`]).
+//!
+//! Both files are checked at open ([`VectorIndex::open_checked`]): the log starts with a
+//! header (magic, format version, vector length) and frames each record with its length and
+//! CRC-32, so a cut-off or damaged record is found and the log cut before it (never misread);
+//! the graph file ends with its CRC-32 and is dropped, to be built again, when that or its
+//! size does not match the vectors. No damaged file can make a search panic: every lookup of
+//! a slot is checked.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -77,6 +84,79 @@ fn io(path: &Path, e: std::io::Error) -> SearchError {
     SearchError::Io(format!("{}: {e}", path.display()))
 }
 
+/// The first bytes of a vector log of this format.
+const LOG_MAGIC: &[u8; 8] = b"PBVECLOG";
+
+/// The vector log's format: a header (magic, this version, the vectors' length, 16 bytes),
+/// then records, each framed by its payload's length and CRC-32 (8 bytes).
+const LOG_VERSION: u32 = 2;
+
+const LOG_HEADER_LEN: usize = 16;
+
+const FRAME_LEN: usize = 8;
+
+fn log_header(dims: usize) -> [u8; LOG_HEADER_LEN] {
+    let mut h = [0u8; LOG_HEADER_LEN];
+    h[..8].copy_from_slice(LOG_MAGIC);
+    h[8..12].copy_from_slice(&LOG_VERSION.to_le_bytes());
+    h[12..].copy_from_slice(&(dims as u32).to_le_bytes());
+    h
+}
+
+/// Why a vector log's header is not this version's for `dims`, if it is not.
+fn header_problem(buf: &[u8], dims: usize) -> Option<&'static str> {
+    let Some(h) = buf.get(..LOG_HEADER_LEN) else {
+        return Some("has no complete header (an older format, or cut off)");
+    };
+    if &h[..8] != LOG_MAGIC {
+        return Some("has no header (an older format)");
+    }
+    if h[8..12] != LOG_VERSION.to_le_bytes() {
+        return Some("is of another format version");
+    }
+    if h[12..16] != (dims as u32).to_le_bytes() {
+        return Some("holds vectors of another length");
+    }
+    None
+}
+
+/// The largest record payload: operation, key length, key, scale, codes.
+fn max_payload(dims: usize) -> usize {
+    1 + 2 + usize::from(u16::MAX) + 4 + dims
+}
+
+/// Reads a graph file: the encoded graph, then its CRC-32; why it is unusable otherwise.
+fn decode_graph(buf: &[u8], slots: usize) -> Result<Hnsw, &'static str> {
+    let Some(body_len) = buf.len().checked_sub(4) else {
+        return Err("is cut off");
+    };
+    let (body, crc) = buf.split_at(body_len);
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err("does not match its checksum (damaged, cut off or of an older format)");
+    }
+    Hnsw::decode(body, slots).ok_or("does not match the vectors it should cover")
+}
+
+/// What opening a vector index found wrong and repaired (see [`VectorIndex::open_checked`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VectorRepair {
+    /// Bytes of the vector log dropped (its damaged or cut-off end, or all of it).
+    pub dropped_bytes: u64,
+    /// What was wrong in the log's records, when its end was cut.
+    pub damage: Option<String>,
+    /// Why the whole log was emptied (an older format, vectors of another length).
+    pub rebuilt: Option<String>,
+    /// Why the graph file was dropped (to be built again).
+    pub graph: Option<String>,
+}
+
+impl VectorRepair {
+    /// Whether the files were whole.
+    pub fn is_clean(&self) -> bool {
+        self.dropped_bytes == 0 && self.graph.is_none()
+    }
+}
+
 impl VectorIndex {
     /// An empty in-memory index.
     pub fn new(dims: usize) -> Self {
@@ -99,90 +179,201 @@ impl VectorIndex {
         }
     }
 
-    /// Opens (or creates) the index kept in `dir`.
+    /// Opens (or creates) the index kept in `dir` (see [`Self::open_checked`]).
     pub fn open(dir: &Path, dims: usize) -> Result<Self, SearchError> {
+        Self::open_checked(dir, dims).map(|(index, _)| index)
+    }
+
+    /// Opens (or creates) the index kept in `dir`, checking its files: the vector log is read
+    /// up to its first cut-off or damaged record and cut there (what follows is lost and
+    /// indexed again by the next catch-up); a log without this version's header (an older
+    /// format, another length of vector) is emptied; a graph file whose checksum or size does
+    /// not match is dropped (searches scan exactly until it is built again). The report says
+    /// what was repaired.
+    pub fn open_checked(dir: &Path, dims: usize) -> Result<(Self, VectorRepair), SearchError> {
         let mut index = Self::new(dims);
+        let mut repair = VectorRepair::default();
         let path = dir.join("vectors.log");
-        let mut valid = 0usize;
+        let mut buf = Vec::new();
         if path.exists() {
-            let mut buf = Vec::new();
             File::open(&path)
                 .and_then(|f| BufReader::new(f).read_to_end(&mut buf))
                 .map_err(|e| io(&path, e))?;
-            valid = index.replay(&buf);
-            if valid < buf.len() {
+        }
+        let valid = if buf.is_empty() {
+            None
+        } else if let Some(why) = header_problem(&buf, dims) {
+            tracing::warn!(
+                path = %path.display(),
+                bytes = buf.len(),
+                "the vector log {why}: it is emptied and the vectors are computed again"
+            );
+            repair.dropped_bytes = buf.len() as u64;
+            repair.rebuilt = Some(why.to_owned());
+            None
+        } else {
+            let (valid, why) = index.replay(&buf);
+            if let Some(why) = why {
+                let dropped = buf.len() - valid;
                 tracing::warn!(
                     path = %path.display(),
-                    dropped = buf.len() - valid,
-                    "the vector log ends with an incomplete record: it is cut off"
+                    dropped_bytes = dropped,
+                    kept_slots = index.keys.len(),
+                    "the vector log has {why}: it is cut there, the rest is indexed again"
                 );
+                repair.dropped_bytes = dropped as u64;
+                repair.damage = Some(why.to_owned());
             }
-        }
-        let f = OpenOptions::new()
+            Some(valid)
+        };
+        let mut f = OpenOptions::new()
             .create(true)
-            .append(false)
             .write(true)
             .truncate(false)
             .open(&path)
             .map_err(|e| io(&path, e))?;
-        f.set_len(valid as u64).map_err(|e| io(&path, e))?;
-        index.log = Some((path, valid));
+        let len = match valid {
+            Some(valid) => {
+                f.set_len(valid as u64).map_err(|e| io(&path, e))?;
+                valid
+            }
+            None => {
+                f.set_len(0).map_err(|e| io(&path, e))?;
+                f.write_all(&log_header(dims))
+                    .and_then(|()| f.sync_data())
+                    .map_err(|e| io(&path, e))?;
+                LOG_HEADER_LEN
+            }
+        };
+        index.log = Some((path, len));
         // The IVF quantizer of earlier versions is not used any more.
         let _ = std::fs::remove_file(dir.join("ivf.bin"));
         let graph_path = dir.join("hnsw.bin");
-        if let Ok(buf) = std::fs::read(&graph_path) {
-            match Hnsw::decode(&buf, index.keys.len()) {
-                Some(g) => {
-                    index.saved = g.len();
-                    index.graph = Some(g);
+        if repair.dropped_bytes > 0 {
+            // Slots past the cut will be numbered again: a graph over them would be wrong.
+            if graph_path.exists() {
+                repair.graph = Some("the vectors it covers were repaired".into());
+            }
+            let _ = std::fs::remove_file(&graph_path);
+        } else {
+            match std::fs::read(&graph_path) {
+                Ok(buf) => match decode_graph(&buf, index.keys.len()) {
+                    Ok(g) => {
+                        index.saved = g.len();
+                        index.graph = Some(g);
+                    }
+                    Err(why) => {
+                        tracing::warn!(
+                            path = %graph_path.display(),
+                            "the vector graph {why}: it is built again"
+                        );
+                        let _ = std::fs::remove_file(&graph_path);
+                        repair.graph = Some(why.to_owned());
+                    }
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if index.live_count >= ANN_MIN {
+                        repair.graph = Some("is missing".into());
+                    }
                 }
-                None => tracing::warn!(
-                    path = %graph_path.display(),
-                    "the vector graph is unreadable: it is built again at the next flush"
-                ),
+                Err(e) => return Err(io(&graph_path, e)),
             }
         }
-        Ok(index)
+        Ok((index, repair))
     }
 
-    fn replay(&mut self, buf: &[u8]) -> usize {
-        let mut pos = 0;
-        let d = self.dims;
+    /// Replays the records after the header; returns how many bytes are whole, valid records
+    /// and, when that is not all of `buf`, what is wrong with the next one.
+    fn replay(&mut self, buf: &[u8]) -> (usize, Option<&'static str>) {
+        let max = max_payload(self.dims);
+        let mut pos = LOG_HEADER_LEN;
         loop {
-            let start = pos;
-            let Some(&op) = buf.get(pos) else {
-                return start;
-            };
-            let Some(kl) = buf.get(pos + 1..pos + 3) else {
-                return start;
-            };
-            let kl = u16::from_le_bytes([kl[0], kl[1]]) as usize;
-            pos += 3;
-            let Some(key) = buf.get(pos..pos + kl) else {
-                return start;
-            };
-            let Ok(key) = std::str::from_utf8(key) else {
-                return start;
-            };
-            pos += kl;
-            match op {
-                1 => {
-                    let Some(body) = buf.get(pos..pos + 4 + d) else {
-                        return start;
-                    };
-                    let scale = f32::from_le_bytes([body[0], body[1], body[2], body[3]]);
-                    pos += 4 + d;
-                    self.push_bytes(key.to_owned(), scale, &body[4..]);
-                }
-                2 => {
-                    self.remove_inner(key);
-                }
-                3 => {
-                    self.reserve_inner(key.to_owned());
-                }
-                _ => return start,
+            if pos == buf.len() {
+                return (pos, None);
             }
+            let Some(frame) = buf.get(pos..pos + FRAME_LEN) else {
+                return (pos, Some("a cut-off record at its end"));
+            };
+            let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+            let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+            if len > max {
+                return (pos, Some("a record of impossible length"));
+            }
+            let Some(payload) = buf.get(pos + FRAME_LEN..pos + FRAME_LEN + len) else {
+                return (pos, Some("a cut-off record at its end"));
+            };
+            if crc32fast::hash(payload) != crc {
+                return (pos, Some("a record whose checksum does not match"));
+            }
+            if !self.apply(payload) {
+                return (pos, Some("a malformed record"));
+            }
+            pos += FRAME_LEN + len;
         }
+    }
+
+    /// Applies one record's payload; `false` (and nothing changed) when it is malformed.
+    fn apply(&mut self, payload: &[u8]) -> bool {
+        let Some((&op, rest)) = payload.split_first() else {
+            return false;
+        };
+        let Some(kl) = rest.get(..2) else {
+            return false;
+        };
+        let kl = usize::from(u16::from_le_bytes([kl[0], kl[1]]));
+        let Some(key) = rest.get(2..2 + kl) else {
+            return false;
+        };
+        let Ok(key) = std::str::from_utf8(key) else {
+            return false;
+        };
+        let body = &rest[2 + kl..];
+        match op {
+            1 if body.len() == 4 + self.dims => {
+                let scale = f32::from_le_bytes([body[0], body[1], body[2], body[3]]);
+                self.push_bytes(key.to_owned(), scale, &body[4..]);
+            }
+            2 if body.is_empty() => {
+                self.remove_inner(key);
+            }
+            3 if body.is_empty() => {
+                self.reserve_inner(key.to_owned());
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Whether the graph is missing although there are enough live vectors for one (it was
+    /// dropped at open as damaged or missing): [`Self::build_graph`] builds it without the
+    /// write lock, [`Self::set_graph`] puts it in place.
+    pub fn needs_graph(&self) -> bool {
+        self.graph.is_none() && self.live_count >= ANN_MIN
+    }
+
+    /// A graph over the live slots (the index itself is only read, so searches go on).
+    pub fn build_graph(&self) -> Hnsw {
+        let mut graph = Hnsw::new();
+        let codes = Codes {
+            dims: self.dims,
+            codes: &self.codes,
+            scales: &self.scales,
+        };
+        let live = &self.live;
+        graph.extend(&codes, &|s| live.get(s as usize).copied().unwrap_or(false));
+        graph
+    }
+
+    /// Puts a graph from [`Self::build_graph`] in place (slots added since are linked at the
+    /// next flush) and saves it.
+    pub fn set_graph(&mut self, graph: Hnsw) -> Result<(), SearchError> {
+        if graph.len() > self.keys.len() {
+            return Err(SearchError::Index(
+                "the vector graph covers slots the index does not have".into(),
+            ));
+        }
+        self.graph = Some(graph);
+        self.write_graph()
     }
 
     /// Number of live vectors.
@@ -225,15 +416,21 @@ impl VectorIndex {
         self.graph.as_ref().map_or(0, Hnsw::len)
     }
 
-    /// The stored vector of `slot`.
-    pub fn vector(&self, slot: Slot) -> Vec<f32> {
+    /// The stored vector of `slot` (`None` for a slot the index does not have).
+    pub fn vector(&self, slot: Slot) -> Option<Vec<f32>> {
+        let (codes, scale) = self.row(slot)?;
+        Some(codes.iter().map(|&c| f32::from(c) * scale).collect())
+    }
+
+    /// The codes and scale of `slot`, if the index has it.
+    fn row(&self, slot: Slot) -> Option<(&[i8], f32)> {
         let d = self.dims;
         let s = slot as usize;
-        let scale = self.scales[s];
-        self.codes[s * d..(s + 1) * d]
-            .iter()
-            .map(|&c| f32::from(c) * scale)
-            .collect()
+        let scale = *self.scales.get(s)?;
+        let codes = self
+            .codes
+            .get(s.checked_mul(d)?..s.checked_add(1)?.checked_mul(d)?)?;
+        Some((codes, scale))
     }
 
     fn push_bytes(&mut self, key: String, scale: f32, codes: &[u8]) -> Slot {
@@ -269,12 +466,31 @@ impl VectorIndex {
         slot
     }
 
-    fn log_key(&mut self, op: u8, key: &str) {
+    /// Starts a record in `pending`: room for its frame, the operation and the key (cut at
+    /// 65,535 bytes); [`Self::end_record`] fills the frame in. Returns where it starts.
+    fn begin_record(&mut self, op: u8, key: &str) -> usize {
         let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+        let start = self.pending.len();
+        self.pending.extend_from_slice(&[0; FRAME_LEN]);
         self.pending.push(op);
         self.pending
             .extend_from_slice(&(key.len() as u16).to_le_bytes());
         self.pending.extend_from_slice(key);
+        start
+    }
+
+    /// Writes the length and checksum of the record that starts at `start` in `pending`.
+    fn end_record(&mut self, start: usize) {
+        let payload = &self.pending[start + FRAME_LEN..];
+        let len = payload.len() as u32;
+        let crc = crc32fast::hash(payload);
+        self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.pending[start + 4..start + FRAME_LEN].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    fn log_key(&mut self, op: u8, key: &str) {
+        let start = self.begin_record(op, key);
+        self.end_record(start);
     }
 
     /// Reserves a slot for `key` whose vector is not computed yet (dropping the vector it
@@ -323,21 +539,18 @@ impl VectorIndex {
     /// nothing, so such changes leave no tombstones behind.
     pub fn upsert(&mut self, key: &str, vector: &[f32]) -> Slot {
         let (codes, scale) = quantize(vector);
-        if let Some(&slot) = self.slots.get(key) {
-            let at = slot as usize * self.dims;
-            if self.scales[slot as usize] == scale && self.codes[at..at + self.dims] == codes[..] {
-                return slot;
-            }
+        if let Some(&slot) = self.slots.get(key)
+            && self
+                .row(slot)
+                .is_some_and(|(c, s)| s == scale && c == &codes[..])
+        {
+            return slot;
         }
-        let start = self.pending.len();
-        self.pending.push(1);
-        self.pending
-            .extend_from_slice(&(key.len().min(u16::MAX as usize) as u16).to_le_bytes());
-        self.pending
-            .extend_from_slice(&key.as_bytes()[..key.len().min(u16::MAX as usize)]);
+        let start = self.begin_record(1, key);
         self.pending.extend_from_slice(&scale.to_le_bytes());
+        let body = self.pending.len();
         self.pending.extend(codes.iter().map(|&c| c as u8));
-        let body = start + 3 + key.len().min(u16::MAX as usize) + 4;
+        self.end_record(start);
         let bytes = self.pending[body..].to_vec();
         self.push_bytes(key.to_owned(), scale, &bytes)
     }
@@ -391,7 +604,9 @@ impl VectorIndex {
         let path = log.with_file_name("hnsw.bin");
         let tmp = path.with_extension("tmp");
         let mut w = BufWriter::new(File::create(&tmp).map_err(|e| io(&tmp, e))?);
-        w.write_all(&graph.encode())
+        let bytes = graph.encode();
+        w.write_all(&bytes)
+            .and_then(|()| w.write_all(&crc32fast::hash(&bytes).to_le_bytes()))
             .and_then(|()| w.flush())
             .map_err(|e| io(&tmp, e))?;
         drop(w);
@@ -431,10 +646,16 @@ impl VectorIndex {
         self.graph = Some(graph);
     }
 
+    /// `query`'s similarity with `slot`'s vector; 0 for a slot the index does not have (a
+    /// text index entry the repaired vector log lost, until it is indexed again).
     fn score(&self, query: &[f32], slot: Slot) -> f32 {
         let d = self.dims;
-        let s = slot as usize;
-        let codes = &self.codes[s * d..(s + 1) * d];
+        let Some((codes, scale)) = self.row(slot) else {
+            return 0.0;
+        };
+        if query.len() != d {
+            return 0.0;
+        }
         let mut acc = [0f32; 8];
         for (q, c) in query.chunks_exact(8).zip(codes.chunks_exact(8)) {
             for i in 0..8 {
@@ -446,7 +667,7 @@ impl VectorIndex {
         for i in tail..d {
             sum += query[i] * f32::from(codes[i]);
         }
-        sum * self.scales[s]
+        sum * scale
     }
 
     /// Cosine similarity of `query` with `key`'s vector.

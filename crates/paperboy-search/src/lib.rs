@@ -366,6 +366,50 @@ pub struct CatchUp {
     pub indexed: usize,
     /// Papers removed (hidden).
     pub removed: usize,
+    /// Whether this catch-up finished repairing a damaged index (see
+    /// [`SearchEngine::open_report`]): everything was read again from the store.
+    pub repaired: bool,
+}
+
+/// What opening the index found damaged and how it was repaired (see
+/// [`SearchEngine::open_report`]). Whatever was lost is indexed again by the next catch-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The vector log and graph (see [`ann::VectorIndex::open_checked`]).
+    pub vectors: ann::VectorRepair,
+    /// Full-text index files whose checksum did not match (the text index was emptied and is
+    /// rebuilt; keyword search is not ready meanwhile, see [`SearchEngine::is_ready`]).
+    pub damaged_text_files: Vec<String>,
+    /// Why the whole index was emptied, when it was (unreadable text index, other embedder).
+    pub wiped: Option<String>,
+    /// Text index entries dropped because the vectors they pointed to were lost.
+    pub stale_text_docs: usize,
+    /// Documents in the text index and papers in the vector index (with a vector or waiting
+    /// for one) at open, after the repairs above; they differ when one is behind the other.
+    pub text_docs: u64,
+    /// See [`Self::text_docs`].
+    pub vector_docs: u64,
+}
+
+impl OpenReport {
+    /// Whether every file was whole and the two indexes agreed.
+    pub fn is_clean(&self) -> bool {
+        self.vectors.is_clean()
+            && self.damaged_text_files.is_empty()
+            && self.wiped.is_none()
+            && self.stale_text_docs == 0
+            && self.text_docs == self.vector_docs
+    }
+
+    /// Whether the next catch-up must read the whole store again: something indexed was
+    /// lost (a damaged graph alone is built again from the vectors).
+    fn needs_full_catch_up(&self) -> bool {
+        self.vectors.dropped_bytes > 0
+            || !self.damaged_text_files.is_empty()
+            || self.wiped.is_some()
+            || self.stale_text_docs > 0
+            || self.text_docs != self.vector_docs
+    }
 }
 
 /// How far the embedding of the indexed papers has got (see [`SearchEngine::backfill`]).
@@ -412,6 +456,12 @@ pub struct SearchEngine {
     pub catch_up_overlap: std::time::Duration,
     /// The index folder's lock (`search/LOCK`), held while the engine lives; `None` in memory.
     _lock: Option<std::fs::File>,
+    /// What opening found and repaired.
+    report: OpenReport,
+    /// Whether a repair waits for a complete catch-up (see [`CatchUp::repaired`]).
+    repairing: std::sync::atomic::AtomicBool,
+    /// Whether the text index is being rebuilt (keyword search is incomplete meanwhile).
+    text_rebuilding: std::sync::atomic::AtomicBool,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> SearchError {
@@ -450,6 +500,7 @@ impl SearchEngine {
             Err(_) => EngineState::default(),
         };
         let text_dir = dir.join("text");
+        let mut report = OpenReport::default();
         let text = match TextIndex::open(Some(&text_dir)) {
             Ok(t) => Some(t),
             // A process that does not take the folder's lock (an older version) has it open.
@@ -457,6 +508,7 @@ impl SearchEngine {
             Err(e) => {
                 // Also what an index written with an older schema gives.
                 tracing::warn!(error = %e, "the search index is unreadable: it is rebuilt");
+                report.wiped = Some(format!("the text index is unreadable: {e}"));
                 None
             }
         };
@@ -477,10 +529,56 @@ impl SearchEngine {
                 (TextIndex::open(Some(&text_dir))?, true)
             }
         };
-        let vectors = VectorIndex::open(&dir, embedder.dims())?;
+        // tantivy's own checksums: a damaged segment is never served; the text index is
+        // emptied and rebuilt from the store (the vectors do not depend on it).
+        let damaged = text.damaged_files()?;
+        let text = if damaged.is_empty() {
+            text
+        } else {
+            tracing::error!(
+                files = ?damaged,
+                "search index files are damaged (checksum mismatch): the text index is rebuilt"
+            );
+            report.damaged_text_files = damaged;
+            drop(text);
+            std::fs::remove_dir_all(&text_dir).map_err(|e| io(&text_dir, e))?;
+            TextIndex::open(Some(&text_dir))?
+        };
+        let (vectors, repair) = VectorIndex::open_checked(&dir, embedder.dims())?;
+        report.vectors = repair;
+        // Text entries pointing past the vectors kept would name the papers that later take
+        // those slots: they go, and the catch-up indexes their papers again.
+        let stale = text.keys_from_slot(&text.searcher(), vectors.slots_len())?;
+        if !stale.is_empty() {
+            tracing::warn!(
+                entries = stale.len(),
+                "search index entries point to lost vectors: they are indexed again"
+            );
+            for key in &stale {
+                text.remove(key);
+            }
+            text.commit()?;
+        }
+        report.stale_text_docs = stale.len();
+        report.text_docs = text.searcher().num_docs();
+        report.vector_docs = (vectors.len() + vectors.unembedded_len()) as u64;
+        if !wiped && report.needs_full_catch_up() {
+            tracing::warn!(
+                text_docs = report.text_docs,
+                vector_docs = report.vector_docs,
+                "the search index was repaired: the next catch-up reads every paper again"
+            );
+        }
+        let full = wiped || report.needs_full_catch_up();
+        // Keyword search misses papers until the text index has them all again.
+        let text_rebuilding = wiped
+            || !report.damaged_text_files.is_empty()
+            || report.stale_text_docs > 0
+            || report.text_docs < report.vector_docs;
+        let repairing = full || report.vectors.graph.is_some();
         let state = EngineState {
-            // After a wipe the next catch-up starts from the beginning.
-            cursor: if !wiped { state.cursor } else { None },
+            // After a wipe or a repair the next catch-up starts from the beginning.
+            cursor: if !full { state.cursor } else { None },
             embedder: embedder.id(),
         };
         Ok(Self {
@@ -495,7 +593,23 @@ impl SearchEngine {
             phases: Mutex::default(),
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
             _lock: Some(lock),
+            report,
+            repairing: repairing.into(),
+            text_rebuilding: text_rebuilding.into(),
         })
+    }
+
+    /// What opening the index found damaged and repaired (clean for a new or whole index).
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// Whether keyword search has every indexed paper: false while the text index is rebuilt
+    /// after damage (until a catch-up completes); the web layer then asks the store instead.
+    pub fn is_ready(&self) -> bool {
+        !self
+            .text_rebuilding
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// An engine that keeps everything in memory (evaluation, tests).
@@ -515,6 +629,9 @@ impl SearchEngine {
             phases: Mutex::default(),
             catch_up_overlap: DEFAULT_CATCH_UP_OVERLAP,
             _lock: None,
+            report: OpenReport::default(),
+            repairing: false.into(),
+            text_rebuilding: false.into(),
         })
     }
 
@@ -724,7 +841,15 @@ impl SearchEngine {
 
     /// Brings the index up to date with the store: reads every paper changed since the last
     /// catch-up, in batches, committing after each (an interrupted catch-up resumes).
+    ///
+    /// After a repair at open (see [`Self::open_report`]) the first catch-up reads the whole
+    /// store again and builds a dropped vector graph (under the read lock: searches go on,
+    /// scanning exactly meanwhile); it reports [`CatchUp::repaired`].
     pub async fn catch_up(&self, store: &dyn Store) -> Result<CatchUp, SearchError> {
+        let repairing = self.repairing.load(std::sync::atomic::Ordering::Acquire);
+        if repairing {
+            off_the_runtime(|| self.rebuild_graph())?;
+        }
         let mut cursor = self
             .lock_state()
             .cursor
@@ -777,6 +902,17 @@ impl SearchEngine {
             }
             self.write_vectors().save_graph()
         })?;
+        if repairing {
+            done.repaired = true;
+            self.repairing
+                .store(false, std::sync::atomic::Ordering::Release);
+            self.text_rebuilding
+                .store(false, std::sync::atomic::Ordering::Release);
+            tracing::info!(
+                indexed = done.indexed,
+                "the search index is repaired: every paper was read again"
+            );
+        }
         if done.indexed > 0 || done.removed > 0 {
             let p = std::mem::take(&mut *self.lock_phases());
             tracing::info!(
@@ -791,6 +927,27 @@ impl SearchEngine {
             );
         }
         Ok(done)
+    }
+
+    /// Builds the vector graph when it was dropped at open, without holding the write lock
+    /// while it is built (searches scan exactly meanwhile).
+    fn rebuild_graph(&self) -> Result<(), SearchError> {
+        if !self.read_vectors().needs_graph() {
+            return Ok(());
+        }
+        let t = std::time::Instant::now();
+        let graph = self.read_vectors().build_graph();
+        let slots = graph.len();
+        let mut vectors = self.write_vectors();
+        if vectors.graph_len() == 0 {
+            vectors.set_graph(graph)?;
+            tracing::info!(
+                slots,
+                seconds = t.elapsed().as_secs_f32(),
+                "the vector graph is built again"
+            );
+        }
+        Ok(())
     }
 
     /// Commits, then saves `next` (at most `cap`) as the cursor reached.
@@ -851,7 +1008,9 @@ impl SearchEngine {
     /// Answers a search.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResults, SearchError> {
         let searcher = self.text.searcher();
-        let text = q.text.trim();
+        // What a query may cost is bounded here once (see [`text::bound_query`]).
+        let bounded = text::bound_query(q.text.trim());
+        let text = bounded.trim();
         if let Some(id) = ArxivId::from_id_or_url(text) {
             let key = id.base().to_owned();
             let Some(doc) = self.text.stored(&searcher, &key)? else {
@@ -953,7 +1112,7 @@ impl SearchEngine {
                     .iter()
                     .filter(|(slot, _)| vectors.is_live(*slot))
                     .take(feedback.papers)
-                    .map(|(slot, _)| vectors.vector(*slot))
+                    .filter_map(|(slot, _)| vectors.vector(*slot))
                     .collect();
                 feedback.query(&qv, &top)
             };
@@ -1097,7 +1256,7 @@ impl SearchEngine {
         let vectors = self.read_vectors();
         let queries: Vec<Vec<f32>> = keys
             .iter()
-            .filter_map(|key| vectors.slot(key).map(|s| vectors.vector(s)))
+            .filter_map(|key| vectors.slot(key).and_then(|s| vectors.vector(s)))
             .collect();
         vectors.recall(&queries, k, vectors.ef_search)
     }
@@ -1108,7 +1267,9 @@ impl SearchEngine {
         let Some(slot) = vectors.slot(id.base()) else {
             return Vec::new();
         };
-        let v = vectors.vector(slot);
+        let Some(v) = vectors.vector(slot) else {
+            return Vec::new();
+        };
         vectors
             .search(&v, k + 1)
             .into_iter()
@@ -1141,7 +1302,7 @@ impl SearchEngine {
         let liked: Vec<Vec<f32>> = upvoted
             .iter()
             .filter_map(|id| vectors.slot(id.base()))
-            .map(|s| vectors.vector(s))
+            .filter_map(|s| vectors.vector(s))
             .collect();
         if liked.is_empty() || k == 0 {
             return Vec::new();

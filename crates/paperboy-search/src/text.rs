@@ -172,6 +172,41 @@ impl TextIndex {
         })
     }
 
+    /// Files of the index whose checksum does not match their content (tantivy's footers);
+    /// empty when every file is whole. A file that cannot even be checked counts as damaged.
+    pub fn damaged_files(&self) -> Result<Vec<String>, SearchError> {
+        let mut files: Vec<String> = match self.index.validate_checksum() {
+            Ok(damaged) => damaged.iter().map(|p| p.display().to_string()).collect(),
+            Err(e) => vec![format!("(cannot be checked: {e})")],
+        };
+        files.sort();
+        Ok(files)
+    }
+
+    /// Keys of the documents whose vector slot is `from` or past it (or that have none).
+    pub fn keys_from_slot(
+        &self,
+        searcher: &Searcher,
+        from: Slot,
+    ) -> Result<Vec<String>, SearchError> {
+        let mut keys = Vec::new();
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let column = reader.fast_fields().u64("slot").map_err(tv)?;
+            for doc in reader.doc_ids_alive() {
+                if column.first(doc).is_some_and(|s| s < u64::from(from)) {
+                    continue;
+                }
+                let stored: TantivyDocument = searcher
+                    .doc(DocAddress::new(ord as SegmentOrdinal, doc))
+                    .map_err(tv)?;
+                if let Some(key) = stored.get_first(self.fields.key).and_then(|v| v.as_str()) {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
     fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
         self.writer
             .lock()
@@ -314,7 +349,12 @@ impl TextIndex {
     ///
     /// Plain words are also split by how common they are in this index (see
     /// [`KeywordQuery`]).
+    ///
+    /// The text is bounded first (see [`bound_query`]), so no query costs more than
+    /// [`MAX_QUERY_TERMS`] terms.
     pub fn parse(&self, searcher: &Searcher, text: &str) -> KeywordQuery {
+        let bounded = bound_query(text);
+        let text = bounded.as_str();
         let f = &self.fields;
         let schema = self.index.schema();
         if has_query_syntax(text, |name| schema.get_field(name).is_ok()) {
@@ -414,7 +454,7 @@ impl TextIndex {
     /// The user query over title and abstract (the `all` field), for highlighting.
     pub fn parse_for_highlight(&self, text: &str) -> Box<dyn Query> {
         QueryParser::for_index(&self.index, vec![self.fields.all])
-            .parse_query_lenient(text)
+            .parse_query_lenient(&bound_query(text))
             .0
     }
 
@@ -798,6 +838,82 @@ impl KeywordQuery {
     pub fn is_split(&self) -> bool {
         self.split.is_some()
     }
+
+    /// How many terms the whole query looks up (a term in two fields counts twice).
+    pub fn term_count(&self) -> usize {
+        let mut n = 0;
+        self.full.query_terms(&mut |_, _| n += 1);
+        n
+    }
+}
+
+/// Characters of a query that are read; the rest is dropped.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+/// Words of a query that are read (a word: letters and digits between anything else, as the
+/// tokenizers split them, operators included); the rest is dropped.
+pub const MAX_QUERY_WORDS: usize = 64;
+
+/// How deep parentheses nest in a query; deeper ones are read as plain spaces.
+pub const MAX_QUERY_DEPTH: usize = 4;
+
+/// The most terms a query looks up: each word in each of the five searched fields.
+pub const MAX_QUERY_TERMS: usize = MAX_QUERY_WORDS * 5;
+
+/// `text` cut to what a query may cost: its first [`MAX_QUERY_CHARS`] characters and
+/// [`MAX_QUERY_WORDS`] words, parentheses deeper than [`MAX_QUERY_DEPTH`] (and unmatched
+/// closing ones), backslashes and stars (`field:*`) turned into spaces, unclosed ones closed. Whatever is dropped is dropped
+/// quietly: a query never fails for its size, and the parser's recursion stays shallow.
+pub fn bound_query(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_QUERY_CHARS * 4));
+    let mut depth = 0usize;
+    let mut excess = 0usize;
+    let mut words = 0usize;
+    let mut in_word = false;
+    for c in text.chars().take(MAX_QUERY_CHARS) {
+        if c.is_alphanumeric() {
+            if !in_word {
+                if words == MAX_QUERY_WORDS {
+                    break;
+                }
+                words += 1;
+                in_word = true;
+            }
+            out.push(c);
+            continue;
+        }
+        in_word = false;
+        match c {
+            '(' if depth < MAX_QUERY_DEPTH && excess == 0 => {
+                depth += 1;
+                out.push(c);
+            }
+            '(' => {
+                excess += 1;
+                out.push(' ');
+            }
+            ')' if excess > 0 => {
+                excess -= 1;
+                out.push(' ');
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                out.push(c);
+            }
+            ')' => out.push(' '),
+            // `field:*` (or `field: *`, `field:(…)*`) asks which documents have the field,
+            // which only fast fields answer; no search here needs a star.
+            '*' => out.push(' '),
+            // Escapes build terms the parser's other paths do not expect (`title:\ ` made
+            // tantivy 0.27 panic); plain text never needs them.
+            '\\' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    for _ in 0..depth {
+        out.push(')');
+    }
+    out
 }
 
 /// The slot column of each segment of one searcher.

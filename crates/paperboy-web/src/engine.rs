@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use paperboy_core::Paper;
-use paperboy_search::{Hit, SearchEngine, SearchQuery};
+use paperboy_search::{Hit, SearchEngine, SearchQuery, Segment};
 use paperboy_store::StoreError;
 
 use crate::AppState;
@@ -22,6 +22,9 @@ pub enum SearchFailure {
 }
 
 /// The papers `engine` finds for `text`, best first, with their hits (scores, highlights).
+/// While the engine's text index is being rebuilt (see [`SearchEngine::is_ready`]), or when
+/// the engine fails, the store's word search answers instead (hits without highlights but
+/// the abstract's start): a damaged index never turns a search into an error page.
 pub async fn search_papers(
     state: &AppState,
     engine: Arc<SearchEngine>,
@@ -29,13 +32,24 @@ pub async fn search_papers(
     limit: usize,
     highlight: bool,
 ) -> Result<Vec<(Paper, Hit)>, SearchFailure> {
+    if !engine.is_ready() {
+        tracing::debug!("the search index is being rebuilt: the store's word search answers");
+        return store_search(state, text, limit).await;
+    }
     let mut query = SearchQuery::new(text);
     query.limit = limit;
     query.highlight = highlight;
-    let found = tokio::task::spawn_blocking(move || engine.search(&query))
-        .await
-        .map_err(|e| SearchFailure::Engine(e.to_string()))?
-        .map_err(|e| SearchFailure::Engine(e.to_string()))?;
+    let found = match tokio::task::spawn_blocking(move || engine.search(&query)).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "search failed: the store's word search answers");
+            return store_search(state, text, limit).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "search panicked: the store's word search answers");
+            return store_search(state, text, limit).await;
+        }
+    };
     let mut papers = Vec::with_capacity(found.hits.len());
     for hit in found.hits {
         let Some(id) = hit.arxiv_id() else { continue };
@@ -44,6 +58,29 @@ pub async fn search_papers(
         }
     }
     Ok(papers)
+}
+
+/// The store's word search as hits (the fallback of [`search_papers`]).
+async fn store_search(
+    state: &AppState,
+    text: &str,
+    limit: usize,
+) -> Result<Vec<(Paper, Hit)>, SearchFailure> {
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    let papers = state.store.search_papers_simple(text, limit).await?;
+    Ok(papers
+        .into_iter()
+        .map(|paper| {
+            let snippet: String = paper.summary.chars().take(300).collect();
+            let hit = Hit {
+                key: paper.id.base().to_owned(),
+                score: 0.0,
+                highlighted_title: Vec::new(),
+                highlighted_summary: vec![Segment::text(snippet)],
+            };
+            (paper, hit)
+        })
+        .collect())
 }
 
 impl From<SearchFailure> for crate::AppError {

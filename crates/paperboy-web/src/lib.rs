@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod math;
 pub mod origin;
 pub mod pages;
+pub mod panic;
 pub mod ratelimit;
 mod state;
 pub mod submit;
@@ -40,7 +41,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Builds the application.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new();
+    router_with(state, Router::new())
+}
+
+/// Builds the application with `extra` routes behind the same layers (tests add routes).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
+    let mut app = extra;
     if let Some(dir) = &state.public_dir {
         app = app.nest_service("/public", tower_http::services::ServeDir::new(dir));
     }
@@ -176,6 +182,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
+        .layer(axum::middleware::from_fn(panic::catch_panic))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -135,9 +135,17 @@ pub async fn catch_up(engine: &SearchEngine, store: &dyn Store) -> anyhow::Resul
         .await
         .context("updating the search index")?;
     let embedded = engine.embedded();
+    if done.repaired {
+        tracing::warn!(
+            indexed = done.indexed,
+            report = ?engine.open_report(),
+            "search index repaired: it was damaged on disk and is current again"
+        );
+    }
     tracing::info!(
         indexed = done.indexed,
         removed = done.removed,
+        repaired = done.repaired,
         embedded = embedded.done,
         waiting_for_vectors = embedded.waiting,
         "search index is current"
