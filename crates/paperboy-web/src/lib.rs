@@ -9,11 +9,13 @@ pub mod cache;
 pub mod csrf;
 pub mod engine;
 mod error;
+pub mod extract;
 pub mod feeds;
 pub mod markdown;
 pub mod math;
 pub mod pages;
 pub mod ratelimit;
+pub mod site_errors;
 mod state;
 pub mod submit;
 
@@ -27,7 +29,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::AppError;
-pub use state::AppState;
+pub use state::{AppState, CacheBudget};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -136,6 +138,7 @@ pub fn router(state: AppState) -> Router {
             csrf::issue,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(site_errors::site_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

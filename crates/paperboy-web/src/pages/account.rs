@@ -2,8 +2,8 @@
 //! the account exists (and takes as long); sessions are rotated at sign-in and destroyed at
 //! sign-out.
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -13,10 +13,7 @@ use paperboy_store::{NewUser, StoreError};
 use serde::Deserialize;
 
 use super::Ctx;
-use crate::auth::{
-    SESSION_DAYS, SignedIn, check_password_rules, cookie, hash_password, new_token, token_hash,
-    verify_password,
-};
+use crate::auth::{SESSION_DAYS, SignedIn, check_password_rules, cookie, new_token, token_hash};
 use crate::ratelimit::{Action, Client, ClientAddr};
 use crate::{AppError, AppState};
 
@@ -172,7 +169,7 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = verify_password(form.password, hash).await;
+    let ok = state.hashers.verify(form.password, hash).await?;
     match user {
         Some(user) if ok && !user.suspended => start_session(&state, &headers, user.id).await,
         _ => Ok((
@@ -235,7 +232,7 @@ pub async fn sign_up(
     .chars()
     .take(100)
     .collect();
-    let hash = hash_password(form.password.clone()).await?;
+    let hash = state.hashers.hash(form.password.clone()).await?;
     let created = state
         .store
         .create_user(&NewUser {
@@ -359,7 +356,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if !state.store.revoke_api_token(user.id, id).await? {
         return Err(AppError::NotFound("You have no such token.".into()));
@@ -431,7 +428,11 @@ pub async fn save_email(
             return render_settings(&state, user, ctx, None, Notice::error(e.to_string())).await;
         }
     };
-    if !verify_password(form.password, user.password_hash.clone()).await {
+    if !state
+        .hashers
+        .verify(form.password, user.password_hash.clone())
+        .await?
+    {
         return render_settings(
             &state,
             user,
@@ -488,7 +489,11 @@ pub async fn save_password(
     if let Err(e) = check_password_rules(&form.new) {
         return render_settings(&state, user, ctx, None, Notice::error(e)).await;
     }
-    if !verify_password(form.current, user.password_hash.clone()).await {
+    if !state
+        .hashers
+        .verify(form.current, user.password_hash.clone())
+        .await?
+    {
         return render_settings(
             &state,
             user,
@@ -498,7 +503,7 @@ pub async fn save_password(
         )
         .await;
     }
-    let hash = hash_password(form.new).await?;
+    let hash = state.hashers.hash(form.new).await?;
     let keep = cookie(&headers, state.cookies.session_name()).map(token_hash);
     state
         .store
@@ -639,7 +644,7 @@ pub async fn request_reset(
 /// `GET /reset/{token}`: the new-password form, if the link is still good.
 pub async fn show_reset(
     State(state): State<AppState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
+    Path(token): Path<String>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
     if state
@@ -669,7 +674,7 @@ pub struct ResetForm {
 /// account, and signs this browser in.
 pub async fn reset_password(
     State(state): State<AppState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
+    Path(token): Path<String>,
     headers: HeaderMap,
     ctx: Ctx,
     Form(form): Form<ResetForm>,
@@ -683,7 +688,7 @@ pub async fn reset_password(
             false,
         );
     }
-    let hash = hash_password(form.password).await?;
+    let hash = state.hashers.hash(form.password).await?;
     match state
         .store
         .reset_password(&token_hash(&token), &hash, Utc::now())

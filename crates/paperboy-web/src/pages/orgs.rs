@@ -1,9 +1,9 @@
 //! Organizations: the list (`/orgs`), an organization's page (`/orgs/{name}`: its members and
 //! the papers submitted for it, with RSS/Atom alternates), making one, joining and leaving.
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_core::Username;
