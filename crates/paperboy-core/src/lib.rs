@@ -5,6 +5,7 @@
 //! [`DateWindow`], a [`Username`] or an [`Email`] means holding a valid one.
 
 pub mod arxiv_id;
+pub mod cache;
 pub mod dates;
 pub mod highlight;
 pub mod paper;

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use chrono::{Datelike, NaiveDate};
+use paperboy_core::cache::ByteSize;
 use paperboy_core::{ArxivId, DateWindow, IsoWeek, Paper};
 use paperboy_store::{Cadence, Edition, FeedQuery, FeedSort, Store};
 
@@ -124,6 +125,27 @@ pub struct EditionContent {
     pub heading: String,
     /// The papers.
     pub papers: Vec<PaperItem>,
+}
+
+impl ByteSize for PaperItem {
+    fn byte_size(&self) -> usize {
+        self.id.byte_size()
+            + self.title.byte_size()
+            + self.organization.byte_size()
+            + self.authors.byte_size()
+            + self.excerpt.byte_size()
+            + self.url.byte_size()
+            + std::mem::size_of::<i64>()
+    }
+}
+
+impl ByteSize for EditionContent {
+    fn byte_size(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.subject.byte_size()
+            + self.heading.byte_size()
+            + self.papers.byte_size()
+    }
 }
 
 impl EditionContent {

@@ -13,13 +13,13 @@
 //! than [`WorkerOptions::send_budget`] of its lease is left, so a slow batch is never sent
 //! twice by a worker that took over its rows.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
+use paperboy_core::cache::ByteCache;
 use paperboy_store::{
     ConfirmationMessage, DeliveryOutcome, OutboxMessage, Store, SubscriberStatus,
 };
@@ -55,6 +55,8 @@ pub struct WorkerOptions {
     /// The longest one send may take (the SMTP timeout); no send starts when less than this
     /// (or half the lease, if shorter) is left of the claim.
     pub send_budget: Duration,
+    /// Bytes of rendered editions kept between messages (least recently used go first).
+    pub edition_cache_bytes: usize,
 }
 
 impl Default for WorkerOptions {
@@ -68,6 +70,7 @@ impl Default for WorkerOptions {
             max_attempts: 10,
             poll: Duration::from_secs(5),
             send_budget: Duration::from_secs(60),
+            edition_cache_bytes: DEFAULT_EDITION_CACHE_BYTES,
         }
     }
 }
@@ -121,51 +124,15 @@ pub struct Worker {
     mailer: Mailer,
     recommender: Option<SharedRecommender>,
     options: WorkerOptions,
-    editions: Mutex<Recent<Arc<EditionContent>>>,
+    editions: ByteCache<i64, Arc<EditionContent>>,
 }
 
-/// Editions a worker keeps rendered (the most recently used). A worker sends one or two
-/// editions at a time (the day's, the week's), and an older one only while its retries last; a
-/// long-running `serve` would otherwise keep every edition it ever sent.
-const EDITIONS_KEPT: usize = 8;
+/// How long a worker keeps an edition rendered: it sends one or two editions at a time (the
+/// day's, the week's), and an older one only while its retries last.
+const EDITION_TTL: Duration = Duration::from_secs(3600);
 
-/// At most `kept` values by id; the least recently used goes first.
-struct Recent<V> {
-    kept: usize,
-    tick: u64,
-    by_id: HashMap<i64, (u64, V)>,
-}
-
-impl<V: Clone> Recent<V> {
-    fn new(kept: usize) -> Self {
-        Self {
-            kept: kept.max(1),
-            tick: 0,
-            by_id: HashMap::new(),
-        }
-    }
-
-    fn get(&mut self, id: i64) -> Option<V> {
-        self.tick += 1;
-        let tick = self.tick;
-        self.by_id.get_mut(&id).map(|(used, v)| {
-            *used = tick;
-            v.clone()
-        })
-    }
-
-    /// Keeps `value` under `id`, forgetting the least recently used beyond `kept`.
-    fn insert(&mut self, id: i64, value: V) {
-        self.tick += 1;
-        self.by_id.insert(id, (self.tick, value));
-        while self.by_id.len() > self.kept {
-            let Some(oldest) = self.by_id.iter().min_by_key(|e| e.1.0).map(|e| *e.0) else {
-                break;
-            };
-            self.by_id.remove(&oldest);
-        }
-    }
-}
+/// Bytes of rendered editions a worker keeps when no budget is given.
+pub const DEFAULT_EDITION_CACHE_BYTES: usize = 5 << 20;
 
 impl Worker {
     /// A worker over a store, sending through `mailer`. The concurrency is capped at the
@@ -179,13 +146,14 @@ impl Worker {
         options.concurrency = options
             .concurrency
             .clamp(1, mailer.settings().max_connections.max(1) as usize);
+        let edition_cache_bytes = options.edition_cache_bytes;
         Self {
             store,
             site,
             mailer,
             recommender: None,
             options,
-            editions: Mutex::new(Recent::new(EDITIONS_KEPT)),
+            editions: ByteCache::new(edition_cache_bytes, EDITION_TTL),
         }
     }
 
@@ -291,14 +259,14 @@ impl Worker {
     }
 
     async fn content(&self, edition_id: i64) -> MailResult<Option<Arc<EditionContent>>> {
-        if let Some(c) = lock(&self.editions).get(edition_id) {
+        if let Some(c) = self.editions.get(&edition_id) {
             return Ok(Some(c));
         }
         let Some(edition) = self.store.edition(edition_id).await? else {
             return Ok(None);
         };
         let content = Arc::new(EditionContent::load(&*self.store, &edition, &self.site).await?);
-        lock(&self.editions).insert(edition_id, content.clone());
+        self.editions.insert(edition_id, content.clone());
         Ok(Some(content))
     }
 
@@ -490,33 +458,44 @@ impl Job {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::PaperItem;
+    use paperboy_core::cache::ByteSize;
+    use paperboy_store::Cadence;
+
+    fn edition(id: i64, papers: usize) -> Arc<EditionContent> {
+        Arc::new(EditionContent {
+            edition_id: Some(id),
+            cadence: Cadence::Daily,
+            date: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"),
+            subject: "Daily papers".into(),
+            heading: "Daily papers".into(),
+            papers: (0..papers)
+                .map(|i| PaperItem {
+                    id: format!("2501.{i:05}"),
+                    title: "t".repeat(120),
+                    organization: None,
+                    authors: "a".repeat(80),
+                    excerpt: "e".repeat(600),
+                    upvotes: 1,
+                    url: format!("https://example.org/papers/2501.{i:05}"),
+                })
+                .collect(),
+        })
+    }
 
     #[test]
-    fn only_the_editions_in_use_are_kept() {
-        let mut recent = Recent::new(3);
-        for id in [5, 1, 9] {
-            recent.insert(id, id * 10);
+    fn the_editions_kept_are_bounded_by_their_bytes() {
+        let one = edition(1, 50);
+        assert!(one.byte_size() > 50 * 800, "{}", one.byte_size());
+        let cache: ByteCache<i64, Arc<EditionContent>> = ByteCache::new(1 << 20, EDITION_TTL);
+        for id in 0..100 {
+            cache.insert(id, edition(id, 50));
+            assert!(cache.bytes() <= 1 << 20, "{}", cache.bytes());
         }
-        assert_eq!(recent.get(5), Some(50));
-        recent.insert(7, 70);
-        assert_eq!(recent.get(1), None, "the least recently used goes first");
-        assert_eq!(recent.get(5), Some(50));
-        assert_eq!(recent.get(9), Some(90));
-        assert_eq!(recent.get(7), Some(70));
-        // A retried old edition comes back in, and pushes out the one unused longest (5).
-        recent.insert(2, 20);
-        assert_eq!(recent.by_id.len(), 3);
-        assert_eq!(recent.get(2), Some(20));
-        assert_eq!(recent.get(5), None);
-        recent.insert(9, 91);
-        assert_eq!(recent.get(9), Some(91), "replaced, not duplicated");
-        assert_eq!(recent.by_id.len(), 3);
+        assert!(cache.get(&99).is_some(), "the newest edition is kept");
+        assert!(cache.get(&0).is_none(), "the oldest went first");
     }
 }

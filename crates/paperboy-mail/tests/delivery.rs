@@ -71,6 +71,7 @@ fn options() -> WorkerOptions {
         max_attempts: 50,
         poll: Duration::from_millis(50),
         send_budget: Duration::from_secs(5),
+        ..WorkerOptions::default()
     }
 }
 

@@ -45,7 +45,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Reader connections: at most this many reads run at once; the rest wait their turn rather
-/// than open (and later close) connections of their own.
+/// than open (and later close) connections of their own. Each keeps at most 4 MiB of pages
+/// (`cache_size`), so the readers together hold a bounded 32 MiB whatever is read.
 const READERS: usize = 8;
 
 /// A store in one SQLite file.
@@ -80,7 +81,7 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 10000;
-         PRAGMA cache_size = -32000;
+         PRAGMA cache_size = -4096;
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
@@ -2931,4 +2932,24 @@ fn edition_from_row(r: &Row<'_>) -> rusqlite::Result<StoreResult<Edition>> {
 
 fn parse_date(s: &str) -> StoreResult<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| StoreError::Corrupt(format!("date {s}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_reader_keeps_a_bounded_page_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .await
+            .expect("open");
+        // Every reader is opened by `open_connection`, as this one.
+        let size = store
+            .read(|conn| Ok(conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .expect("read");
+        // Negative: KiB. At most 4 MiB per reader, whatever is read.
+        assert!((-4096..0).contains(&size), "cache_size {size}");
+    }
 }

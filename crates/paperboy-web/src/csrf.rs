@@ -1,5 +1,5 @@
-//! Cross-site request forgery protection: every state-changing request (POST, PUT, PATCH,
-//! DELETE) outside the token-authenticated `/api/` and the one-click `/unsubscribe/`
+//! Cross-site request forgery protection: every state-changing request (a POST: the forms
+//! serve no other unsafe method, so PUT, PATCH and DELETE get the router's 405) outside the token-authenticated `/api/` and the one-click `/unsubscribe/`
 //! endpoints must carry the value of the visitor's CSRF cookie, as a `csrf_token` form field
 //! or an `X-CSRF-Token` header; otherwise it is refused with 403. The cookie is set on the
 //! visitor's first request (`__Host-` prefixed, so no other origin can plant it).
@@ -77,11 +77,8 @@ pub async fn issue(State(state): State<AppState>, mut request: Request, next: Ne
 /// on the routers of the HTML forms only, so that a method a route does not serve still gets
 /// the router's 405.
 pub async fn verify(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let unsafe_method = matches!(
-        *request.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
-    if !unsafe_method || exempt(request.uri().path()) {
+    // The forms take GET and POST only: any other method is the router's 405, not a 403.
+    if *request.method() != Method::POST || exempt(request.uri().path()) {
         return next.run(request).await;
     }
     let cookies_refused = crate::origin::cookies_refused(&state, request.headers());

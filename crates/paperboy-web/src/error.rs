@@ -30,6 +30,14 @@ pub enum AppError {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// The server is busy (every password hasher taken): try again after `retry_after`.
+    #[error("{message}")]
+    Unavailable {
+        /// Seconds to wait.
+        retry_after: u64,
+        /// What to tell the visitor.
+        message: String,
+    },
     /// The store failed.
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
@@ -59,6 +67,7 @@ impl AppError {
             Self::SignInRequired => StatusCode::SEE_OTHER,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Render(_) | Self::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -69,6 +78,11 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             Self::Store(StoreError::Conflict(m)) => m.clone(),
+            // The store's wording ("not found: comment 107") is for the log, not the visitor.
+            Self::Store(StoreError::NotFound(_)) => {
+                "There is nothing here: it may have been deleted, or the address is wrong.".into()
+            }
+            Self::Unavailable { message, .. } => message.clone(),
             _ if self.status().is_server_error() => {
                 "Something went wrong on our side. Please try again in a moment.".to_owned()
             }
@@ -83,7 +97,7 @@ impl IntoResponse for AppError {
             return Redirect::to("/signin").into_response();
         }
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Self::Unavailable { .. }) {
             tracing::error!(error = %self, "request failed");
         }
         let message = self.public_message();
@@ -96,7 +110,7 @@ impl IntoResponse for AppError {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message).into_response(),
         };
-        if let Self::TooManyRequests { retry_after } = self
+        if let Self::TooManyRequests { retry_after } | Self::Unavailable { retry_after, .. } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -10,6 +10,7 @@ pub mod comments;
 pub mod csrf;
 pub mod engine;
 mod error;
+pub mod extract;
 pub mod feeds;
 pub mod markdown;
 pub mod math;
@@ -17,6 +18,7 @@ pub mod origin;
 pub mod pages;
 pub mod panic;
 pub mod ratelimit;
+pub mod site_errors;
 mod state;
 pub mod submit;
 
@@ -30,7 +32,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::AppError;
-pub use state::AppState;
+pub use state::{AppState, CacheBudget};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -170,6 +172,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             csrf::issue,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(site_errors::site_errors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

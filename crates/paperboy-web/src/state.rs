@@ -8,6 +8,33 @@ use paperboy_store::Store;
 use crate::auth::CookiePolicy;
 use crate::ratelimit::RateLimiter;
 
+/// How a total cache budget (`paperboy serve --cache-mb`) is split between the caches of one
+/// process, in bytes. Each cache keeps no entry larger than (most of) a quarter of its share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheBudget {
+    /// Rendered list pages.
+    pub pages: usize,
+    /// Papers' similar papers.
+    pub similar: usize,
+    /// Serialized API pages.
+    pub api: usize,
+    /// The mail worker's rendered editions.
+    pub mail: usize,
+}
+
+impl CacheBudget {
+    /// Splits `total` bytes: 3/8 to pages, 3/8 to the API, 1/8 to similar papers, 1/8 to mail.
+    pub fn split(total: usize) -> Self {
+        let eighth = total / 8;
+        Self {
+            pages: eighth * 3,
+            similar: eighth,
+            api: eighth * 3,
+            mail: eighth,
+        }
+    }
+}
+
 /// Shared application state.
 #[derive(Clone)]
 pub struct AppState {
@@ -39,6 +66,8 @@ pub struct AppState {
     pub mail: Option<paperboy_mail::MailService>,
     /// Where the site lives, for absolute links (`--base-url`, `--allowed-host`).
     pub origin: Arc<crate::origin::SiteOrigin>,
+    /// Password hashing, at most a fixed number at once.
+    pub hashers: Arc<crate::auth::Hashers>,
 }
 
 impl AppState {
@@ -60,6 +89,7 @@ impl AppState {
             search: None,
             mail: None,
             origin: Arc::new(crate::origin::SiteOrigin::default()),
+            hashers: Arc::new(crate::auth::Hashers::default()),
         }
     }
 
@@ -67,6 +97,14 @@ impl AppState {
     /// tests).
     pub fn with_arxiv(mut self, arxiv: ArxivClient) -> Self {
         self.arxiv = arxiv;
+        self
+    }
+
+    /// The same state with its caches (pages, similar papers, API pages) sized to hold at most
+    /// the budget's shares (see [`CacheBudget::split`]).
+    pub fn with_cache_budget(mut self, budget: CacheBudget) -> Self {
+        self.pages = Arc::new(crate::cache::PageCache::new(budget.pages, budget.similar));
+        self.api = Arc::new(crate::api::ApiShared::new(budget.api));
         self
     }
 

@@ -203,6 +203,14 @@ struct ServeArgs {
     allowed_hosts: Vec<String>,
     #[command(flatten)]
     sources: SourceArgs,
+    /// Megabytes of memory for the caches of rendered pages, API answers and email editions,
+    /// all together (each cache gets a share; an answer larger than its share is not kept).
+    #[arg(long, env = "PAPERBOY_CACHE_MB", default_value_t = 40)]
+    cache_mb: usize,
+    /// Password hashes computed at once (19 MiB of memory each); sign-ins beyond it wait up
+    /// to a second, then are answered 503. Defaults to the number of cores.
+    #[arg(long, env = "PAPERBOY_PASSWORD_HASHES")]
+    password_hashes: Option<usize>,
     /// Do not build or send email digests from this process.
     #[arg(long, env = "PAPERBOY_NO_DIGEST")]
     no_digest: bool,
@@ -364,13 +372,21 @@ async fn serve(settings: &Settings, args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     println!("Paperboy is serving on http://{addr}");
-    let mut state = paperboy_web::AppState::new(store.clone());
+    let budget = paperboy_web::CacheBudget::split(args.cache_mb.saturating_mul(1 << 20));
+    let mut state = paperboy_web::AppState::new(store.clone()).with_cache_budget(budget);
+    if let Some(n) = args.password_hashes {
+        state.hashers = Arc::new(paperboy_web::auth::Hashers::new(
+            n,
+            paperboy_web::auth::HASH_WAIT,
+        ));
+    }
     if !args.no_digest {
         state = state.with_mail(crate::digest::start_for_serve(
             store,
             &args.mail,
             addr,
             Some(search.clone()),
+            budget.mail,
         )?);
     }
     state.search = Some(search);

@@ -183,6 +183,7 @@ pub fn start_for_serve(
     mail: &MailArgs,
     listening: std::net::SocketAddr,
     search: Option<Arc<SearchEngine>>,
+    edition_cache_bytes: usize,
 ) -> anyhow::Result<MailService> {
     let site = mail.site(&format!("http://{listening}"))?;
     let mailer = mail.mailer()?;
@@ -194,6 +195,7 @@ pub fn start_for_serve(
             send: Some(mail.send_time()?),
             worker: WorkerOptions {
                 concurrency: mail.smtp_connections.max(1) as usize,
+                edition_cache_bytes,
                 ..WorkerOptions::default()
             },
             recommender: search.map(|engine| SearchRecommender::shared(engine, store.clone())),

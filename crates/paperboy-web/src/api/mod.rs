@@ -44,6 +44,25 @@ pub struct ApiShared {
     pub(crate) cache: cache::ResponseCache,
 }
 
+impl ApiShared {
+    /// Shared API state whose page cache holds at most `cache_bytes`.
+    pub fn new(cache_bytes: usize) -> Self {
+        Self {
+            cache: cache::ResponseCache::new(cache_bytes),
+        }
+    }
+
+    /// Forgets every cached API page (what they show has changed: a paper hidden, say).
+    pub fn invalidate(&self) {
+        self.cache.invalidate();
+    }
+
+    /// Bytes the API's page cache holds now.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.bytes()
+    }
+}
+
 /// An API failure, answered as JSON.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -122,6 +141,9 @@ impl IntoResponse for ApiError {
         }
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             "Something went wrong on our side. Please try again in a moment.".to_owned()
+        } else if let Self::Store(_) = self {
+            // The store's wording ("not found: comment 107") is for the log, not the client.
+            "Not found".to_owned()
         } else {
             self.to_string()
         };

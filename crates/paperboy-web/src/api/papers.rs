@@ -23,8 +23,10 @@ const SEARCH_LIMIT: (u32, u32) = (50, 120);
 const MAX_QUERY_CHARS: usize = 250;
 /// Longest `submitter`, in characters.
 const MAX_SUBMITTER_CHARS: usize = 100;
-/// Largest page number of the daily list.
-const MAX_PAGE: u32 = 10_000;
+/// The deepest offset into the daily list the store is asked for: a page that starts past it
+/// is answered `[]` at once, as a page past the end is (huggingface.co answers `[]` too), so
+/// no page number costs more than a bounded scan.
+pub const MAX_DAILY_OFFSET: u64 = 10_000;
 
 /// The query string, decoded; the first of repeated keys counts.
 pub(crate) struct Params(Vec<(String, String)>);
@@ -86,9 +88,9 @@ pub struct DailyParams {
     /// `publishedAt` (newest submission first, the default) or `trending`.
     #[param(pattern = "^(publishedAt|trending)$")]
     sort: Option<String>,
-    /// Page, from 0.
-    #[param(minimum = 0, maximum = 10000)]
-    p: Option<u32>,
+    /// Page, from 0. A page past the end (or starting past the 10,000th item) is `[]`.
+    #[param(minimum = 0)]
+    p: Option<u64>,
     /// Items per page, 1–100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
@@ -204,8 +206,13 @@ pub async fn list_daily_papers(
             )));
         }
     };
-    let p = params.int("p", 0, 0, MAX_PAGE)?;
+    let p = page_number(&params)?;
     let limit = params.int("limit", DAILY_LIMIT.0, 1, DAILY_LIMIT.1)?;
+    let offset = p.saturating_mul(u64::from(limit));
+    if offset > MAX_DAILY_OFFSET {
+        return Ok(json_bytes(StatusCode::OK, "[]"));
+    }
+    let (p, offset) = (p as u32, offset as u32);
     let submitter = params.get("submitter").map(str::to_owned);
     if submitter
         .as_ref()
@@ -238,12 +245,13 @@ pub async fn list_daily_papers(
             window,
             submitter: submitter.clone(),
             sort,
-            offset: p * limit,
+            offset,
             limit,
         })
         .await?;
     let items: Vec<DailyItem> = page.papers.iter().map(DailyItem::from_paper).collect();
-    let link = (page.has_more && p < MAX_PAGE).then(|| {
+    let next_offset = u64::from(offset) + u64::from(limit);
+    let link = (page.has_more && next_offset <= MAX_DAILY_OFFSET).then(|| {
         let kind = match window {
             DateWindow::Day(_) => "date",
             DateWindow::Week(_) => "week",
@@ -272,6 +280,22 @@ pub async fn list_daily_papers(
     state.api.cache.put(key, cached.clone());
     state.api.cache.put(raw_key, cached.clone());
     Ok(page_response(cached))
+}
+
+/// `p`, a page number from 0 (any size: a page past the end is empty); not a number is a 400.
+fn page_number(params: &Params) -> Result<u64, ApiError> {
+    let Some(raw) = params.get("p") else {
+        return Ok(0);
+    };
+    let digits = raw.trim();
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still just a page far past the end.
+        return Ok(digits.parse::<u64>().unwrap_or(u64::MAX));
+    }
+    Err(ApiError::BadRequest(format!(
+        "`p` must be a page number from 0, not `{}`",
+        raw.chars().take(40).collect::<String>()
+    )))
 }
 
 /// Every day of the list (bounded: both backends compare these as ISO dates).

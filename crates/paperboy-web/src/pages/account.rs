@@ -9,8 +9,8 @@
 //! visitor that one of the two is in use: configure mail on a public instance. Reset and
 //! sign-up mail to one address is capped (three an hour), with the same answer past the cap.
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -20,10 +20,7 @@ use paperboy_store::{NewUser, PendingSignup, StoreError, email_key};
 use serde::Deserialize;
 
 use super::Ctx;
-use crate::auth::{
-    SESSION_DAYS, SignedIn, check_password_rules, cookie, hash_password, new_token, token_hash,
-    verify_password,
-};
+use crate::auth::{SESSION_DAYS, SignedIn, check_password_rules, cookie, new_token, token_hash};
 use crate::ratelimit::{Action, Client, ClientAddr};
 use crate::{AppError, AppState};
 
@@ -179,7 +176,7 @@ pub async fn sign_in(
         Err(_) => None,
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = verify_password(form.password, hash).await;
+    let ok = state.hashers.verify(form.password, hash).await?;
     match user {
         Some(user) if ok && !user.suspended => start_session(&state, &headers, user.id).await,
         _ => Ok((
@@ -245,7 +242,7 @@ pub async fn sign_up(
     if let Some(mail) = state.mail.clone() {
         return sign_up_by_mail(&state, mail, ctx, username, fullname, email, form).await;
     }
-    let hash = hash_password(form.password.clone()).await?;
+    let hash = state.hashers.hash(form.password.clone()).await?;
     let created = state
         .store
         .create_user(&NewUser {
@@ -332,7 +329,7 @@ async fn sign_up_by_mail(
             .into_response());
     }
     // Hashed either way, so both answers take as long.
-    let hash = hash_password(form.password).await?;
+    let hash = state.hashers.hash(form.password).await?;
     let within_budget = state
         .limiter
         .check(Action::SignUpAddress, Client::Email(email_key(&email)))
@@ -409,7 +406,7 @@ async fn sign_up_by_mail(
 /// `GET /signup/confirm/{token}`: the button that makes the account (a form, so that mail
 /// scanners following links make nothing).
 pub async fn show_signup_confirm(
-    axum::extract::Path(token): axum::extract::Path<String>,
+    Path(token): Path<String>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
     signup_mail_page(
@@ -427,7 +424,7 @@ pub async fn show_signup_confirm(
 /// browser in. The link works once.
 pub async fn confirm_signup(
     State(state): State<AppState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
+    Path(token): Path<String>,
     headers: HeaderMap,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
@@ -582,7 +579,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     if !state.store.revoke_api_token(user.id, id).await? {
         return Err(AppError::NotFound("You have no such token.".into()));
@@ -654,7 +651,11 @@ pub async fn save_email(
             return render_settings(&state, user, ctx, None, Notice::error(e.to_string())).await;
         }
     };
-    if !verify_password(form.password, user.password_hash.clone()).await {
+    if !state
+        .hashers
+        .verify(form.password, user.password_hash.clone())
+        .await?
+    {
         return render_settings(
             &state,
             user,
@@ -711,7 +712,11 @@ pub async fn save_password(
     if let Err(e) = check_password_rules(&form.new) {
         return render_settings(&state, user, ctx, None, Notice::error(e)).await;
     }
-    if !verify_password(form.current, user.password_hash.clone()).await {
+    if !state
+        .hashers
+        .verify(form.current, user.password_hash.clone())
+        .await?
+    {
         return render_settings(
             &state,
             user,
@@ -721,7 +726,7 @@ pub async fn save_password(
         )
         .await;
     }
-    let hash = hash_password(form.new).await?;
+    let hash = state.hashers.hash(form.new).await?;
     let keep = cookie(&headers, state.cookies.session_name()).map(token_hash);
     state
         .store
@@ -875,7 +880,7 @@ pub async fn request_reset(
 /// `GET /reset/{token}`: the new-password form, if the link is still good.
 pub async fn show_reset(
     State(state): State<AppState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
+    Path(token): Path<String>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
     if state
@@ -905,7 +910,7 @@ pub struct ResetForm {
 /// account, and signs this browser in.
 pub async fn reset_password(
     State(state): State<AppState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
+    Path(token): Path<String>,
     headers: HeaderMap,
     ctx: Ctx,
     Form(form): Form<ResetForm>,
@@ -919,7 +924,7 @@ pub async fn reset_password(
             false,
         );
     }
-    let hash = hash_password(form.password).await?;
+    let hash = state.hashers.hash(form.password).await?;
     match state
         .store
         .reset_password(&token_hash(&token), &hash, Utc::now())

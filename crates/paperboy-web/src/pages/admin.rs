@@ -2,9 +2,9 @@
 //! (`/admin`: authorship claims to decide, hidden papers, suspended accounts), hiding and
 //! showing papers and comments, suspending accounts. Every action is a CSRF-checked POST.
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_store::{AuthorClaim, HiddenPaper, StoreError, User};

@@ -2,9 +2,9 @@
 //! of replies, edit and delete their own), submit a paper by its arXiv id (for one of their
 //! organizations, if they like).
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_core::ArxivId;

@@ -3,8 +3,9 @@
 //! days by trending score). Papers are ordered like huggingface.co's: most upvoted first,
 //! then in the order they were submitted.
 
+use crate::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{Days, NaiveDate};
 use paperboy_core::dates::parse_day;
@@ -18,6 +19,8 @@ use crate::{AppError, AppState};
 
 /// Papers on one page of a view.
 const PAGE_SIZE: u32 = 100;
+/// Papers on one page of a day (a day is read whole, as on huggingface.co).
+const DAY_PAGE_SIZE: u32 = 500;
 /// The last page number a list offers (`?p=`): beyond it a window holds more papers than
 /// anyone pages through, and every number would be another cache entry.
 const MAX_PAGE: u32 = 100;
@@ -39,8 +42,9 @@ struct FeedTemplate {
     heading: String,
     /// The day the tabs and the date picker point at.
     anchor: String,
-    week: String,
-    month: String,
+    /// The week and month tabs (absent where the anchor's week or month has no valid page).
+    week: Option<String>,
+    month: Option<String>,
     prev: Option<(String, &'static str)>,
     next: Option<(String, &'static str)>,
     here: String,
@@ -85,15 +89,21 @@ pub async fn show_latest_day(
     }
     // The whole answer is cached, the lookup of the latest day included: the home page
     // is the most visited and reads nothing from the store while its copy is fresh.
-    cached(&state, ctx, "/".to_owned(), |state, ctx| {
-        Box::pin(render_latest_day(state, ctx))
+    let page_no = params.page()?;
+    let key = if page_no == 0 {
+        "/".to_owned()
+    } else {
+        format!("/?p={page_no}")
+    };
+    cached(&state, ctx, key, move |state, ctx| {
+        Box::pin(render_latest_day(state, ctx, page_no))
     })
     .await
 }
 
-async fn render_latest_day(state: &AppState, ctx: Ctx) -> Result<Response, AppError> {
+async fn render_latest_day(state: &AppState, ctx: Ctx, page_no: u32) -> Result<Response, AppError> {
     match state.store.latest_feed_date().await? {
-        Some(date) => render_day(state, ctx, date).await,
+        Some(date) => render_day(state, ctx, date, page_no).await,
         None => {
             let today = chrono::Utc::now().date_naive();
             render(
@@ -115,12 +125,14 @@ async fn render_latest_day(state: &AppState, ctx: Ctx) -> Result<Response, AppEr
 pub async fn show_day(
     State(state): State<AppState>,
     Path(date): Path<String>,
+    Query(params): Query<ListParams>,
     ctx: Ctx,
 ) -> Result<Response, AppError> {
     let date = parse_day(&date).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let key = format!("/papers/date/{}", fmt(date));
-    cached(&state, ctx, key, |state, ctx| {
-        Box::pin(render_day(state, ctx, date))
+    let page_no = params.page()?;
+    let key = format!("/papers/date/{}?p={page_no}", fmt(date));
+    cached(&state, ctx, key, move |state, ctx| {
+        Box::pin(render_day(state, ctx, date, page_no))
     })
     .await
 }
@@ -170,19 +182,27 @@ where
     ))
 }
 
-async fn render_day(state: &AppState, ctx: Ctx, date: NaiveDate) -> Result<Response, AppError> {
+async fn render_day(
+    state: &AppState,
+    ctx: Ctx,
+    date: NaiveDate,
+    page_no: u32,
+) -> Result<Response, AppError> {
     let page = state
         .store
         .feed(&FeedQuery {
             window: DateWindow::Day(date),
             submitter: None,
             sort: FeedSort::Upvotes,
-            offset: 0,
-            limit: 500,
+            offset: page_no.saturating_mul(DAY_PAGE_SIZE),
+            limit: DAY_PAGE_SIZE,
         })
         .await?;
     let (prev, next) = state.store.neighbour_feed_dates(date).await?;
+    let here = format!("/papers/date/{}", fmt(date));
+    let more = page.has_more.then(|| format!("{here}?p={}", page_no + 1));
     if page.papers.is_empty()
+        && page_no == 0
         && let Some(nearest) = prev.or(next)
     {
         // An empty day (a weekend, say) shows the nearest day that has papers.
@@ -195,8 +215,8 @@ async fn render_day(state: &AppState, ctx: Ctx, date: NaiveDate) -> Result<Respo
         date.format("%A, %B %-d, %Y").to_string(),
         prev.map(|d| (format!("/papers/date/{}", fmt(d)), "Previous day")),
         next.map(|d| (format!("/papers/date/{}", fmt(d)), "Next day")),
-        format!("/papers/date/{}", fmt(date)),
-        None,
+        here,
+        more.filter(|_| page_no < MAX_PAGE),
         page.papers.iter().map(Card::from_paper).collect(),
     )
 }
@@ -317,20 +337,23 @@ async fn render_window(
         "trending" => "/papers/trending".to_owned(),
         _ => format!("/papers/{kind}/{w}"),
     };
+    // A neighbour is linked only if its page exists: no link past 9999-W52 or before year 0.
+    let link = |w: DateWindow, label: &'static str| has_page(w).then(|| (path(w), label));
     let (prev, next) = match view {
         View::Week => (
-            Some((path(window.previous()), "Previous week")),
-            Some((path(window.next()), "Next week")),
+            link(window.previous(), "Previous week"),
+            link(window.next(), "Next week"),
         ),
         View::Month => (
-            Some((path(window.previous()), "Previous month")),
-            Some((path(window.next()), "Next month")),
+            link(window.previous(), "Previous month"),
+            link(window.next(), "Next month"),
         ),
         _ => (None, None),
     };
     let here = path(window);
-    let more = page.has_more.then(|| format!("{here}?p={}", page_no + 1));
-    let anchor = window.end_exclusive() - Days::new(1);
+    let more = (page.has_more && page_no < MAX_PAGE).then(|| format!("{here}?p={}", page_no + 1));
+    // The window's last day that is a valid day page (the week 9999-W52 ends in year 10000).
+    let anchor = (window.end_exclusive() - Days::new(1)).min(last_day());
     render(
         ctx,
         view,
@@ -342,6 +365,21 @@ async fn render_window(
         more,
         page.papers.iter().map(Card::from_paper).collect(),
     )
+}
+
+/// The last day a day page can show (`YYYY-MM-DD` has four digits of year).
+fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
+}
+
+/// Whether a week or month window has a page: its name parses back to it.
+fn has_page(window: DateWindow) -> bool {
+    match window {
+        DateWindow::Week(w) => IsoWeek::parse(&w.to_string()).is_ok_and(|p| p == w),
+        DateWindow::Month(m) => YearMonth::parse(&m.to_string()).is_ok_and(|p| p == m),
+        DateWindow::Day(d) => parse_day(&fmt(d)).is_ok(),
+        DateWindow::Range { .. } => false,
+    }
 }
 
 #[expect(
@@ -365,8 +403,12 @@ fn render(
             view,
             heading,
             anchor: fmt(anchor),
-            week: IsoWeek::of(anchor).to_string(),
-            month: YearMonth::of(anchor).to_string(),
+            week: Some(DateWindow::Week(IsoWeek::of(anchor)))
+                .filter(|w| has_page(*w))
+                .map(|w| w.to_string()),
+            month: Some(DateWindow::Month(YearMonth::of(anchor)))
+                .filter(|m| has_page(*m))
+                .map(|m| m.to_string()),
             prev,
             next,
             here,

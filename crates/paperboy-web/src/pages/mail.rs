@@ -7,12 +7,13 @@
 //! subscriber), not by a session, so it needs no CSRF token: a mail client's one-click
 //! `POST /unsubscribe/{token}` (body `List-Unsubscribe=One-Click`) comes without one.
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use paperboy_core::Email;
 use paperboy_store::{Cadence, Subscriber, SubscriberStatus, User, email_key};
 use serde::Deserialize;

@@ -5,9 +5,9 @@
 //! and take papers off the organization's list. The last administrator hands over before
 //! leaving.
 
+use crate::extract::{Form, Path};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_core::Username;

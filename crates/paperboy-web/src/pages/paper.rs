@@ -1,7 +1,8 @@
 //! A paper's page: `/papers/{arxiv_id}`.
 
+use crate::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use paperboy_core::{ArxivId, Author, Paper};
 use serde::Deserialize;

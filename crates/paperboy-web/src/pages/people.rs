@@ -3,8 +3,9 @@
 //! user's page (`/users/{username}`: organizations, confirmed authorships, submissions; an
 //! administrator can suspend the account from it).
 
+use crate::extract::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use paperboy_core::DateWindow;

@@ -4,8 +4,9 @@
 //! still embedding the catalogue in the background, the page says results by meaning are
 //! partial.
 
+use crate::extract::Query;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -13,8 +14,10 @@ use super::Ctx;
 use super::view::Card;
 use crate::{AppError, AppState};
 
-/// Results shown.
+/// Results on one page.
 const LIMIT: usize = 30;
+/// The last page number offered (`?p=`, from 0): ten pages of thirty, the 300 best results.
+const MAX_PAGE: usize = 9;
 /// Longest query accepted, like the API's.
 const MAX_QUERY: usize = 250;
 
@@ -30,6 +33,8 @@ struct SearchPage {
     ctx: Ctx,
     q: String,
     results: Vec<Result_>,
+    /// The next page's address, while more results follow.
+    more: Option<String>,
     /// Papers embedded so far and in all, while some still wait for their vector.
     embedding: Option<(usize, usize)>,
 }
@@ -38,6 +43,8 @@ struct SearchPage {
 #[derive(Debug, Deserialize)]
 pub struct SearchParams {
     q: Option<String>,
+    /// Page number, from 0.
+    p: Option<usize>,
 }
 
 /// Highlight segments as HTML: text escaped, matches in `<mark>`.
@@ -68,6 +75,14 @@ pub async fn show_search(
             "A search has at most {MAX_QUERY} characters."
         )));
     }
+    let page_no = params.p.unwrap_or(0);
+    if page_no > MAX_PAGE {
+        return Err(AppError::BadRequest(format!(
+            "Search results go up to page {MAX_PAGE}."
+        )));
+    }
+    // One more than the pages so far, to know whether another follows.
+    let wanted = LIMIT * (page_no + 1) + 1;
     let mut results = Vec::new();
     let embedding = state.search.as_ref().and_then(|engine| {
         let e = engine.embedded();
@@ -76,7 +91,7 @@ pub async fn show_search(
     if !q.is_empty() {
         match state.search.clone() {
             Some(engine) => {
-                let found = crate::engine::search_papers(&state, engine, &q, LIMIT, true).await?;
+                let found = crate::engine::search_papers(&state, engine, &q, wanted, true).await?;
                 for (paper, hit) in found {
                     let mut card = Card::from_paper(&paper);
                     if !hit.highlighted_title.is_empty() {
@@ -89,7 +104,7 @@ pub async fn show_search(
                 }
             }
             None => {
-                for paper in state.store.search_papers_simple(&q, LIMIT as u32).await? {
+                for paper in state.store.search_papers_simple(&q, wanted as u32).await? {
                     let mut snippet_html = String::new();
                     crate::math::escape(
                         &paper.summary.chars().take(300).collect::<String>(),
@@ -103,11 +118,25 @@ pub async fn show_search(
             }
         }
     }
+    let has_more = results.len() >= wanted && page_no < MAX_PAGE;
+    let results: Vec<Result_> = results
+        .into_iter()
+        .skip(LIMIT * page_no)
+        .take(LIMIT)
+        .collect();
+    let more = has_more.then(|| {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &q)
+            .append_pair("p", &(page_no + 1).to_string())
+            .finish();
+        format!("/search?{query}")
+    });
     Ok(Html(
         SearchPage {
             ctx,
             q,
             results,
+            more,
             embedding,
         }
         .render()?,
