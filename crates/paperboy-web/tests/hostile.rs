@@ -121,6 +121,18 @@ async fn html_pages_show_the_hostile_corpus_as_text() {
     ] {
         check_page(&app, &path, "list").await;
     }
+    // Item 13: no image from another host, whatever a comment says.
+    let r = app.get(&format!("/papers/{}", id(0))).await;
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    let img_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("img-src"))
+        .expect("img-src");
+    assert_eq!(img_src, "img-src 'self' data:", "{csp}");
     for (i, h) in corpus.iter().enumerate() {
         let html = check_page(&app, &format!("/papers/{}", id(i)), h.name).await;
         assert!(
