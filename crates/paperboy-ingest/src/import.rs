@@ -135,6 +135,83 @@ impl std::fmt::Display for ImportReport {
 
 const MAX_BAD_KEPT: usize = 100;
 
+/// The largest record read: a JSON line or array element past it is refused with a clear
+/// error instead of being held in memory (real records are a few kilobytes).
+pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
+
+fn too_large_message() -> String {
+    format!(
+        "the record is larger than {} MiB",
+        MAX_RECORD_BYTES / (1024 * 1024)
+    )
+}
+
+/// Reads one line, through its newline, into `bytes`, keeping at most `cap` bytes of it: a
+/// longer line is consumed to its end and reported cut (`bytes` then empty). Returns the
+/// bytes consumed (0 at the end of the input) and whether the line was cut.
+fn read_line_capped(
+    reader: &mut dyn BufRead,
+    bytes: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, bool)> {
+    let mut consumed = 0;
+    let mut cut = false;
+    loop {
+        let (n, done) = {
+            let buf = match reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                return Ok((consumed, cut));
+            }
+            let (n, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if !cut {
+                if bytes.len() + n > cap {
+                    cut = true;
+                    bytes.clear();
+                    bytes.shrink_to(64 * 1024);
+                } else {
+                    bytes.extend_from_slice(&buf[..n]);
+                }
+            }
+            (n, done)
+        };
+        reader.consume(n);
+        consumed += n;
+        if done {
+            return Ok((consumed, cut));
+        }
+    }
+}
+
+/// Counts what the JSON array reader takes, failing once one element passes
+/// [`MAX_RECORD_BYTES`]; the count restarts at each element.
+struct ElementBudget<R> {
+    inner: R,
+    used: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl<R: Read> Read for ElementBudget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = MAX_RECORD_BYTES.saturating_sub(self.used.get());
+        if left == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                too_large_message(),
+            ));
+        }
+        let n = buf.len().min(left);
+        let read = self.inner.read(&mut buf[..n])?;
+        self.used.set(self.used.get() + read);
+        Ok(read)
+    }
+}
+
 enum Message {
     Batch(Vec<NewPaper>),
     Bad(BadRecord),
@@ -353,12 +430,14 @@ fn read_lines(mut reader: Box<dyn BufRead>, sink: &mut Sink<'_>) -> std::io::Res
     let mut bytes = Vec::new();
     loop {
         bytes.clear();
-        if reader.read_until(b'\n', &mut bytes)? == 0 {
+        let (consumed, cut) = read_line_capped(&mut *reader, &mut bytes, MAX_RECORD_BYTES)?;
+        if consumed == 0 {
             return Ok(());
         }
         number += 1;
         line.clear();
         let parsed = match std::str::from_utf8(&bytes) {
+            _ if cut => Err(RecordError::Invalid(too_large_message())),
             Ok(s) => {
                 line.push_str(s);
                 if line.trim().is_empty() {
@@ -379,6 +458,7 @@ fn read_array(reader: Box<dyn BufRead>, sink: &mut Sink<'_>) -> Result<(), Impor
     struct Elements<'s, 'a> {
         sink: &'s mut Sink<'a>,
         count: &'s mut u64,
+        used: std::rc::Rc<std::cell::Cell<usize>>,
     }
     impl<'de> Visitor<'de> for Elements<'_, '_> {
         type Value = ();
@@ -389,6 +469,7 @@ fn read_array(reader: Box<dyn BufRead>, sink: &mut Sink<'_>) -> Result<(), Impor
             // Each element is read as a generic value first, so a record of the wrong shape
             // is skipped rather than ending the array.
             while let Some(value) = seq.next_element::<serde_json::Value>()? {
+                self.used.set(0);
                 *self.count += 1;
                 let parsed = serde_json::from_value::<AnyRecord>(value)
                     .map_err(|e| RecordError::Json(e.to_string()))
@@ -408,10 +489,15 @@ fn read_array(reader: Box<dyn BufRead>, sink: &mut Sink<'_>) -> Result<(), Impor
         }
     }
     let mut count = 0u64;
-    let mut de = serde_json::Deserializer::from_reader(reader);
+    let used = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut de = serde_json::Deserializer::from_reader(ElementBudget {
+        inner: reader,
+        used: used.clone(),
+    });
     let result = Elements {
         sink,
         count: &mut count,
+        used,
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());

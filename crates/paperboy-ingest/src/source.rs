@@ -19,6 +19,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The largest answer read from a live source (a page of arXiv's Atom feed or of
+/// huggingface.co's daily list is far smaller); a larger one is a [`SourceError::Parse`].
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
 /// Why a live source gave no papers.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -156,15 +160,39 @@ pub(crate) async fn get(
         .build()
         .map_err(|e| SourceError::from_reqwest(base_url, &e))?;
     let url = request.url().to_string();
-    let response = client
+    let mut response = client
         .execute(request)
         .await
         .map_err(|e| SourceError::from_reqwest(&url, &e))?;
     let status = response.status();
-    let body = response
-        .text()
+    let too_large = || SourceError::Parse {
+        url: url.clone(),
+        message: format!(
+            "the answer is larger than {} MiB; it was not read",
+            MAX_ANSWER_BYTES / (1024 * 1024)
+        ),
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| SourceError::from_reqwest(&url, &e))?;
+        .map_err(|e| SourceError::from_reqwest(&url, &e))?
+    {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let body = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
     Ok(Answer { url, status, body })
 }
 
