@@ -32,6 +32,7 @@ server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 export PAPERBOY_DATA_DIR="$data"
 unset PAPERBOY_DATABASE_URL
+export RUST_LOG=${RUST_LOG:-warn}
 paper=2510.00001
 
 # The paper, imported from a one-line arXiv JSON Lines file.

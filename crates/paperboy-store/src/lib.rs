@@ -552,6 +552,19 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<(i64, String)>>;
 
+    /// A paper's comments as its page reads them, oldest first, without what the page does not
+    /// show: the Markdown body only where it may be needed (`viewer`'s own comments, for the
+    /// edit form, and those whose HTML is missing or not made by renderer `version`, to
+    /// render), an empty body otherwise; the HTML cut to its first `html_chars` characters
+    /// (a page shows a longer one as an excerpt).
+    async fn comments_for_page(
+        &self,
+        paper: &ArxivId,
+        viewer: Option<i64>,
+        version: i32,
+        html_chars: u32,
+    ) -> StoreResult<Vec<Comment>>;
+
     /// Stores comment `id`'s rendered `html` (renderer `version`) if its body is still
     /// `body` (an edit in between wins); whether it was stored.
     async fn set_comment_html(

@@ -1156,6 +1156,33 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn comments_for_page(
+        &self,
+        paper: &ArxivId,
+        viewer: Option<i64>,
+        version: i32,
+        html_chars: u32,
+    ) -> StoreResult<Vec<Comment>> {
+        let client = self.client().await?;
+        let html_chars = i32::try_from(html_chars).unwrap_or(i32::MAX);
+        client
+            .query(
+                "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname, c.parent_id,
+                    CASE WHEN c.user_id = $2::BIGINT OR c.body_html IS NULL
+                              OR c.html_version <> $3::INTEGER
+                         THEN c.body ELSE '' END,
+                    c.created_at, c.edited_at, c.deleted, c.hidden,
+                    left(c.body_html, $4::INTEGER), c.html_version
+                 FROM comments c JOIN users u ON u.id = c.user_id
+                 WHERE c.paper_id = $1 ORDER BY c.id",
+                &[&paper.base(), &viewer, &version, &html_chars],
+            )
+            .await?
+            .iter()
+            .map(comment_from_row)
+            .collect()
+    }
+
     async fn set_comment_html(
         &self,
         id: i64,

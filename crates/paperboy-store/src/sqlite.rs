@@ -1193,6 +1193,34 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn comments_for_page(
+        &self,
+        paper: &ArxivId,
+        viewer: Option<i64>,
+        version: i32,
+        html_chars: u32,
+    ) -> StoreResult<Vec<Comment>> {
+        let paper = paper.base().to_owned();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.id, c.paper_id, c.user_id, u.username, u.fullname, c.parent_id,
+                    CASE WHEN c.user_id IS ?2 OR c.body_html IS NULL OR c.html_version <> ?3
+                         THEN c.body ELSE '' END,
+                    c.created_at, c.edited_at, c.deleted, c.hidden, substr(c.body_html, 1, ?4),
+                    c.html_version
+                 FROM comments c JOIN users u ON u.id = c.user_id
+                 WHERE c.paper_id = ?1 ORDER BY c.id",
+            )?;
+            stmt.query_map(
+                params![paper, viewer, version, html_chars],
+                comment_from_row,
+            )?
+            .map(|r| r.map_err(StoreError::from).and_then(|c| c))
+            .collect()
+        })
+        .await
+    }
+
     async fn set_comment_html(
         &self,
         id: i64,

@@ -14,6 +14,7 @@ paperboy_testkit::conformance!(
     an_edit_replaces_or_clears_the_html,
     stale_and_missing_html_is_found_in_keyset_pages,
     setting_html_loses_to_an_edit_in_between,
+    a_page_reads_bodies_only_where_needed_and_html_cut_short,
 );
 
 fn id(s: &str) -> ArxivId {
@@ -212,4 +213,63 @@ async fn setting_html_loses_to_an_edit_in_between(store: Arc<dyn Store>) {
             .expect("unknown"),
         "an unknown comment stores nothing"
     );
+}
+
+async fn a_page_reads_bodies_only_where_needed_and_html_cut_short(store: Arc<dyn Store>) {
+    seed_paper(&store, "2510.00001").await;
+    let ada = user(&store, "ada").await;
+    let bob = user(&store, "bob").await;
+    let current = store
+        .add_comment_with_html(&new(ada, "current"), "<p>current</p>", 2)
+        .await
+        .expect("current");
+    let long_html = format!("<p>{}</p>", "é".repeat(100));
+    let long = store
+        .add_comment_with_html(&new(ada, "long"), &long_html, 2)
+        .await
+        .expect("long");
+    let stale = store
+        .add_comment_with_html(&new(ada, "stale"), "<p>stale</p>", 1)
+        .await
+        .expect("stale");
+    let missing = store
+        .add_comment(&new(ada, "missing"))
+        .await
+        .expect("missing");
+    let bobs = store
+        .add_comment_with_html(&new(bob, "bob's"), "<p>bob's</p>", 2)
+        .await
+        .expect("bob's");
+    let page = store
+        .comments_for_page(&id("2510.00001"), None, 2, 20)
+        .await
+        .expect("anonymous page");
+    let bodies: Vec<_> = page.iter().map(|c| (c.id, c.body.as_str())).collect();
+    assert_eq!(
+        bodies,
+        [
+            (current.id, ""),
+            (long.id, ""),
+            (stale.id, "stale"),
+            (missing.id, "missing"),
+            (bobs.id, "")
+        ],
+        "bodies only to render"
+    );
+    assert_eq!(page[0].body_html.as_deref(), Some("<p>current</p>"));
+    let cut = page[1].body_html.as_deref().expect("cut");
+    assert_eq!(cut.chars().count(), 20, "cut by characters: {cut}");
+    assert!(long_html.starts_with(cut));
+    assert_eq!(page[3].body_html, None);
+    assert_eq!(page[4].username, "bob");
+    let bobs_page = store
+        .comments_for_page(&id("2510.00001"), Some(bob), 2, 1_000)
+        .await
+        .expect("bob's page");
+    assert_eq!(
+        bobs_page[4].body, "bob's",
+        "the viewer's own, for the edit form"
+    );
+    assert_eq!(bobs_page[0].body, "");
+    assert_eq!(bobs_page[1].body_html.as_deref(), Some(long_html.as_str()));
 }

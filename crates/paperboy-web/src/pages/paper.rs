@@ -74,6 +74,10 @@ pub const THREADS_PER_PAGE: usize = 30;
 /// the whole of it, so long threads of long comments stay cheap to serve.
 pub const COLLAPSE_BYTES: usize = 3 * 1024;
 
+/// Characters of a comment's HTML read for a page of threads: more than [`COLLAPSE_BYTES`],
+/// so a comment cut short is always shown as an excerpt.
+const PAGE_HTML_CHARS: u32 = 4 * 1024;
+
 /// Characters of text in a long comment's excerpt.
 pub const EXCERPT_CHARS: usize = 400;
 
@@ -130,17 +134,29 @@ pub async fn show_paper(
             None => Ok(false),
         }
     };
-    let comments = async { Ok::<_, AppError>(state.store.comments(&id).await?) };
+    let focus = params
+        .comment
+        .as_deref()
+        .and_then(|c| c.trim().parse::<i64>().ok());
+    let comments = async {
+        // A named comment is shown whole; otherwise long ones are excerpts, and the store
+        // sends only the start of their HTML and no Markdown the page does not need.
+        Ok::<_, AppError>(match focus {
+            Some(_) => state.store.comments(&id).await?,
+            None => {
+                state
+                    .store
+                    .comments_for_page(&id, me, crate::comments::RENDERER_VERSION, PAGE_HTML_CHARS)
+                    .await?
+            }
+        })
+    };
     let upvoters = async { Ok::<_, AppError>(state.store.paper_upvoters(&id, UPVOTERS).await?) };
     let (voted, all, upvoters, similar) =
         tokio::try_join!(voted, comments, upvoters, similar_papers(&state, &id))?;
     // One page of threads (oldest first); the page holding `?comment=`, if named.
     let roots: Vec<&paperboy_store::Comment> =
         all.iter().filter(|c| c.parent_id.is_none()).collect();
-    let focus = params
-        .comment
-        .as_deref()
-        .and_then(|c| c.trim().parse::<i64>().ok());
     let pages = roots.len().div_ceil(THREADS_PER_PAGE).max(1);
     let page = match (focus, params.p.as_deref().map(str::trim)) {
         (Some(cid), _) => all
