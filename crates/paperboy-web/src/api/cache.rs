@@ -97,13 +97,4 @@ mod tests {
         cache.invalidate();
         assert!(cache.get("k").is_none());
     }
-
-    /// Drops every page: what a change that must show at once (a paper hidden or shown
-    /// again) calls.
-    pub fn invalidate(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-    }
 }
