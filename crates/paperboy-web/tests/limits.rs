@@ -111,7 +111,7 @@ async fn seed_day(store: &Arc<dyn Store>, day: &str, n: u32) {
         .map(|i| {
             let mut p = NewPaper::new(
                 ArxivId::parse(&format!("2503.{:05}", 10_000 + i)).expect("id"),
-                &format!("Zebra paper {i}"),
+                format!("Zebra paper {i}"),
                 "About zebras and their stripes.",
                 at,
             );
