@@ -91,6 +91,20 @@ impl AppError {
     }
 }
 
+/// The site's error page for `status` saying `message`: for errors that did not come from a
+/// handler (axum's own 405 or 413, see [`crate::site_errors`]).
+pub(crate) fn page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage {
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error"),
+        message,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message.to_owned()).into_response(),
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let Self::SignInRequired = self {

@@ -4,11 +4,9 @@
 //! whose address is longer than [`MAX_URI_BYTES`] is answered 414 before anything reads it.
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::AppError;
+use axum::response::Response;
 
 /// The longest request address (path and query) served: 8 KiB.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -44,15 +42,7 @@ fn answer(api: bool, status: StatusCode, message: &str) -> Response {
     if api {
         return crate::api::error_response(status, message);
     }
-    let error = match status {
-        StatusCode::NOT_FOUND => AppError::NotFound(message.to_owned()),
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-        _ => AppError::BadRequest(message.to_owned()),
-    };
-    let mut response = error.into_response();
-    // The page is the site's; the status stays the one the request earned.
-    *response.status_mut() = status;
-    response
+    crate::error::page(status, message)
 }
 
 /// The layer (`axum::middleware::from_fn`).
@@ -80,13 +70,12 @@ pub async fn site_errors(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    // Already the site's page or the API's JSON (or a feed's own document).
+    // Already the API's JSON, or under the site a document of its own (its page, a feed, a
+    // paper's Markdown): only axum's bare or plain-text answers are replaced.
     let ours = if api {
         content_type.starts_with("application/json")
     } else {
-        content_type.starts_with("text/html")
-            || content_type.starts_with("application/json")
-            || content_type.contains("xml")
+        !(content_type.is_empty() || content_type.starts_with("text/plain"))
     };
     if ours {
         return response;
@@ -96,11 +85,6 @@ pub async fn site_errors(request: Request, next: Next) -> Response {
         if let Some(v) = response.headers().get(&name) {
             answered.headers_mut().insert(name, v.clone());
         }
-    }
-    if status == StatusCode::METHOD_NOT_ALLOWED && !answered.headers().contains_key(header::ALLOW) {
-        answered
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
     }
     answered
 }

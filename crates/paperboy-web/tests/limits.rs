@@ -190,7 +190,14 @@ async fn a_method_a_route_does_not_serve_is_a_405_page_not_a_403() {
             .send()
             .await
             .expect("PUT");
-        assert!(r.headers().get("allow").is_some(), "{path}: Allow header");
+        // No `Allow` guess: axum sets it only on an unlayered router, and a wrong list is
+        // worse than none (schemathesis checks it against the OpenAPI document).
+        assert!(
+            r.headers()
+                .get("allow")
+                .is_none_or(|v| v.as_bytes() != b"GET, HEAD, POST"),
+            "{path}: a guessed Allow header"
+        );
         let (status, ct, body) = read(r).await;
         assert_site_page(status, &ct, &body, 405);
         assert!(body.contains("PUT"), "{body}");
@@ -481,8 +488,7 @@ async fn an_api_page_past_the_end_is_an_empty_list() {
         "date=2025-03-03&p=100000",
         "date=2025-03-03&p=1",
         "month=2025-03&p=101&limit=100",
-        "p=18446744073709551615",
-        "p=99999999999999999999999",
+        "p=9223372036854775807",
     ] {
         let r = http
             .get(format!("{}/api/daily_papers?{query}", app.base))
@@ -493,6 +499,19 @@ async fn an_api_page_past_the_end_is_an_empty_list() {
         let (status, _, body) = read(r).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(body, "[]", "{query}");
+    }
+    // Past the document's int64 the number itself is invalid: a 400, as for `p=x`.
+    for query in ["p=9223372036854775808", "p=99999999999999999999999", "p=x"] {
+        let (status, ct, body) = read(
+            http.get(format!("{}/api/daily_papers?{query}", app.base))
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(ct.starts_with("application/json"), "{query}: {ct}");
+        assert!(body.contains("page number"), "{query}: {body}");
     }
     let (status, _, body) = read(
         http.get(format!(

@@ -282,18 +282,22 @@ pub async fn list_daily_papers(
     Ok(page_response(cached))
 }
 
-/// `p`, a page number from 0 (any size: a page past the end is empty); not a number is a 400.
+/// `p`, a page number from 0 to `i64::MAX` (the document's `int64`; a page past the end is
+/// empty); anything else is a 400.
 fn page_number(params: &Params) -> Result<u64, ApiError> {
     let Some(raw) = params.get("p") else {
         return Ok(0);
     };
     let digits = raw.trim();
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        // Too many digits for a u64 is still just a page far past the end.
-        return Ok(digits.parse::<u64>().unwrap_or(u64::MAX));
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(p) = digits.parse::<i64>()
+    {
+        return Ok(p.unsigned_abs());
     }
     Err(ApiError::BadRequest(format!(
-        "`p` must be a page number from 0, not `{}`",
+        "`p` must be a page number from 0 to {}, not `{}`",
+        i64::MAX,
         raw.chars().take(40).collect::<String>()
     )))
 }
