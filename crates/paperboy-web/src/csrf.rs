@@ -38,16 +38,7 @@ impl CsrfToken {
 /// fills its [`crate::cache::CSRF_MARK`] with it).
 pub fn escape_html(token: &str) -> String {
     let mut out = String::with_capacity(token.len());
-    for c in token.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    crate::math::escape(token, &mut out);
     out
 }
 

@@ -104,16 +104,7 @@ pub fn xml_text(s: &str) -> String {
 /// characters, the way Atom's `type="text"` summary does.
 pub fn html_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in xml_text(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    crate::math::escape(&xml_text(s), &mut out);
     out
 }
 
