@@ -124,7 +124,7 @@ const EXCERPT_SCAN_BYTES: usize = 16 * 1024;
 
 /// The first `max_chars` characters of the text of `html` (sanitized HTML, as stored), with
 /// `…` if there is more: still-escaped text without tags, safe to embed. Reads at most
-/// [`EXCERPT_SCAN_BYTES`] of it.
+/// `EXCERPT_SCAN_BYTES` of it.
 pub fn excerpt(html: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(max_chars + 16);
     let (mut chars, mut in_tag, mut in_quote) = (0, false, false);

@@ -1,7 +1,7 @@
 //! User-written Markdown (comments) to safe HTML: rendered with pulldown-cmark, then cleaned
 //! by ammonia's allowlist (no scripts, no event handlers, no `javascript:` URLs; links get
 //! `rel="noopener noreferrer nofollow ugc"`). Raw HTML in the source is shown as text. Images
-//! become links (see [`images_as_links`]): an `<img>` from another host would tell it the IP
+//! become links (see `images_as_links`): an `<img>` from another host would tell it the IP
 //! address of everyone who reads the comment.
 //!
 //! The work is bounded whatever the input: structure nested deeper than [`MAX_DEPTH`] or past

@@ -105,7 +105,7 @@ pub struct MailArgs {
         default_value = "Paperboy <paperboy@localhost>"
     )]
     mail_from: String,
-    /// The site's public base URL (like https://papers.example.org): links in emails, feeds and
+    /// The site's public base URL (like `https://papers.example.org`): links in emails, feeds and
     /// canonical links start with it. Without it, emails link to the address `serve` listens
     /// on, and pages and feeds to the `Host` a request names if it is that address, loopback or
     /// an `--allowed-host`.
