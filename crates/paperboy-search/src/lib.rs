@@ -1005,8 +1005,18 @@ impl SearchEngine {
         self.text.searcher().segment_readers().len()
     }
 
-    /// Answers a search.
+    /// Answers a search. A panic inside tantivy (0.27 has a few for odd queries, such as an
+    /// excluded phrase that no document of a segment holds: `NOT "…"`) is an error here, never
+    /// a panic in the caller: the web layer then answers from the store.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResults, SearchError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search_unguarded(q)))
+            .unwrap_or_else(|_| {
+                tracing::error!(query = %q.text, "the search engine panicked on a query");
+                Err(SearchError::Index("this query could not be run".into()))
+            })
+    }
+
+    fn search_unguarded(&self, q: &SearchQuery) -> Result<SearchResults, SearchError> {
         let searcher = self.text.searcher();
         // What a query may cost is bounded here once (see [`text::bound_query`]).
         let bounded = text::bound_query(q.text.trim());

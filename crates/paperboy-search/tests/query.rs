@@ -119,6 +119,8 @@ fn a_query_is_cut_to_its_bounds_and_never_fails() {
     answers("((\"\"title:*:");
     answers("(\"\"title: *[");
     answers(" TO title:(}^2*^2");
+    // A phrase of operators and an empty group under NOT (found by the property test below).
+    no_panic("} NOT \" AND  AND \"\\\\ NOT ((((((");
 }
 
 /// Pieces of query syntax, glued at random.
